@@ -1,0 +1,58 @@
+"""gradflow: define-by-run autograd and neural-network training on NumPy (CPU) and CuPy (CUDA).
+
+    import gradflow as gf
+    x = gf.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # tensor([2., 4.])
+"""
+
+from gradflow.tensor import Tensor  # noqa: I001  (import order matters: Tensor first)
+from gradflow import cuda
+from gradflow.autograd import (
+    Context,
+    Function,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from gradflow.backends import get_backend, manual_seed
+from gradflow.creation import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from gradflow.dtypes import bool_, float16, float32, float64, int32, int64, uint8
+from gradflow.ops.activation import relu, sigmoid, softmax, tanh
+from gradflow.ops.arithmetic import add, div, mul, sub
+from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, sin, sqrt, where
+from gradflow.ops.matmul import matmul
+from gradflow.ops.shape import concatenate, stack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Function", "Context", "cuda", "tensor", "as_tensor", "zeros", "ones", "empty",
+    "full", "full_like", "arange", "linspace", "eye", "rand", "randn", "randint", "zeros_like",
+    "ones_like", "from_numpy", "from_dlpack", "manual_seed", "get_backend", "grad", "no_grad",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "matmul", "exp",
+    "log", "sqrt", "abs", "tanh", "sin", "cos", "erf", "maximum", "minimum", "where", "clip",
+    "concatenate", "stack", "relu", "sigmoid", "softmax", "add", "sub", "mul", "div",
+    "float16", "float32", "float64", "int32", "int64", "uint8", "bool_",
+]

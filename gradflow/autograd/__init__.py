@@ -1,0 +1,15 @@
+"""Autograd: Functions and their Contexts, the backward engine, grad modes."""
+
+from gradflow.autograd.engine import backward, grad
+from gradflow.autograd.function import Context, Function
+from gradflow.autograd.grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+
+__all__ = ["Context", "Function", "backward", "grad", "no_grad", "enable_grad",
+           "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled"]

@@ -1,0 +1,33 @@
+"""``gradflow.functional``: the stateless neural-network operations (``import gradflow.functional
+as F``)."""
+
+from __future__ import annotations
+
+from gradflow.ops.activation import (
+    gelu,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from gradflow.ops.dropout import dropout
+from gradflow.ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
+from gradflow.ops.matmul import linear
+from gradflow.ops.normalization import batch_norm, layer_norm
+
+__all__ = [
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
+    "logsumexp", "linear", "dropout", "batch_norm", "layer_norm", "mse_loss", "l1_loss",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]

@@ -1,0 +1,123 @@
+"""Activation kernels, forward and backward, in numerically stable forms.
+
+sigmoid(x) = 1 / (1 + e^{-x}), computed from e^{-|x|} so it never overflows;
+softmax and log_softmax subtract the row max (log-sum-exp trick);
+gelu(x) = x Φ(x) (exact) or 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))) (approximate="tanh").
+"""
+
+from __future__ import annotations
+
+import math
+
+from gradflow.kernels import kernel
+from gradflow.kernels.elementwise import erf
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+
+@kernel
+def relu(xp, x):
+    return xp.maximum(x, 0)
+
+
+@kernel
+def relu_backward(xp, g, y):
+    """dL/dx = g · [y > 0] (y = relu(x))."""
+    return g * (y > 0)
+
+
+@kernel
+def leaky_relu(xp, x, negative_slope=0.01):
+    return xp.where(x > 0, x, x * negative_slope)
+
+
+@kernel
+def leaky_relu_backward(xp, g, x, negative_slope=0.01):
+    return xp.where(x > 0, g, g * negative_slope)
+
+
+@kernel
+def sigmoid(xp, x):
+    e = xp.exp(-xp.abs(x))
+    inv = 1 / (1 + e)
+    return xp.where(x >= 0, inv, e * inv)
+
+
+@kernel
+def sigmoid_backward(xp, g, y):
+    """dσ/dx = σ(1 − σ)."""
+    return g * y * (1 - y)
+
+
+@kernel
+def tanh(xp, x):
+    return xp.tanh(x)
+
+
+@kernel
+def tanh_backward(xp, g, y):
+    """d tanh/dx = 1 − tanh²."""
+    return g * (1 - y * y)
+
+
+@kernel
+def softplus(xp, x):
+    """log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+@kernel
+def gelu(xp, x, approximate="none"):
+    if approximate == "tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+        return 0.5 * x * (1 + t)
+    return 0.5 * x * (1 + erf(xp, x * _INV_SQRT_2))
+
+
+@kernel
+def gelu_backward(xp, g, x, approximate="none"):
+    if approximate == "tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+        dt = (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+        return g * (0.5 * (1 + t) + 0.5 * x * dt)
+    cdf = 0.5 * (1 + erf(xp, x * _INV_SQRT_2))
+    pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+    return g * (cdf + x * pdf)
+
+
+@kernel
+def softmax(xp, x, axis=-1):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e /= xp.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+@kernel
+def softmax_backward(xp, g, y, axis=-1):
+    """dL/dx = y ⊙ (g − Σ g ⊙ y)."""
+    return y * (g - xp.sum(g * y, axis=axis, keepdims=True))
+
+
+@kernel
+def log_softmax(xp, x, axis=-1):
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+@kernel
+def log_softmax_backward(xp, g, y, axis=-1):
+    """dL/dx = g − e^{y} Σ g (y = log_softmax(x))."""
+    return g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True)
+
+
+@kernel
+def logsumexp(xp, x, axis=None, keepdims=False):
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = out.squeeze(axis) if axis is not None else out.reshape(())
+    return out

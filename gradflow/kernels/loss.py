@@ -1,0 +1,60 @@
+"""Loss kernels: fused softmax-cross-entropy, BCE with logits, squared error.
+
+Cross-entropy with target distribution q over C classes (one-hot for class indices, mixed with the
+uniform distribution by label smoothing ε: q' = (1 − ε) q + ε/C):
+
+    ℓ = −Σ_c q'_c log softmax(z)_c = logsumexp(z) Σ_c q'_c − Σ_c q'_c z_c,
+    dℓ/dz = softmax(z) Σ_c q'_c − q'.
+"""
+
+from __future__ import annotations
+
+from gradflow.kernels import kernel
+from gradflow.kernels.activation import log_softmax
+
+
+@kernel
+def smoothed_target(xp, target, num_classes, dtype, label_smoothing=0.0, indices=True):
+    """The target distribution q' as a dense ``(N, C, ...)`` array."""
+    if indices:
+        shape = (target.shape[0], num_classes) + target.shape[1:]
+        q = xp.zeros(shape, dtype=dtype)
+        idx = xp.expand_dims(target, 1)
+        xp.put_along_axis(q, idx, 1, axis=1)
+    else:
+        q = target.astype(dtype, copy=False)
+    if label_smoothing:
+        q = q * (1 - label_smoothing) + label_smoothing / num_classes
+    return q
+
+
+@kernel
+def softmax_cross_entropy(xp, logits, q):
+    """Per-example loss over axis 1 and the log-probabilities (saved for backward)."""
+    logp = log_softmax(xp, logits, axis=1)
+    return -xp.sum(q * logp, axis=1), logp
+
+
+@kernel
+def softmax_cross_entropy_backward(xp, g, logp, q):
+    """dℓ/dz = (softmax(z) Σ q − q) · g, g broadcast over the class axis."""
+    return (xp.exp(logp) * xp.sum(q, axis=1, keepdims=True) - q) * xp.expand_dims(g, 1)
+
+
+@kernel
+def bce_with_logits(xp, z, t):
+    """max(z, 0) − z t + log1p(e^{−|z|}): finite for logits of any size."""
+    return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+@kernel
+def bce_with_logits_backward(xp, g, z, t):
+    from gradflow.kernels.activation import sigmoid
+
+    return (sigmoid(xp, z) - t) * g
+
+
+@kernel
+def squared_error(xp, a, b):
+    d = a - b
+    return d * d

@@ -1,0 +1,68 @@
+"""Batch and layer normalization kernels with fused backward formulas.
+
+Both normalize x̂ = (x − μ) · rstd with rstd = 1/√(σ² + ε), σ² the biased variance (two passes),
+then y = γ x̂ + β. Given g = dL/dy over a group of n elements, the fused input gradient is
+
+    dL/dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂)),   ĝ = γ g,
+
+and dL/dγ = Σ g x̂, dL/dβ = Σ g over the other axes.
+"""
+
+from __future__ import annotations
+
+from gradflow.kernels import kernel
+
+
+def _normalize(xp, x, axes, eps):
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    d = x - mean
+    var = xp.mean(d * d, axis=axes, keepdims=True)
+    rstd = 1 / xp.sqrt(var + eps)
+    return d * rstd, mean, var, rstd
+
+
+@kernel
+def batch_norm_train(xp, x, weight, bias, eps, axes):
+    """Normalize with batch statistics; returns y, x̂, μ, biased σ², rstd (keepdims shapes)."""
+    xhat, mean, var, rstd = _normalize(xp, x, axes, eps)
+    y = xhat * weight if weight is not None else xhat.copy()
+    if bias is not None:
+        y += bias
+    return y, xhat, mean, var, rstd
+
+
+@kernel
+def batch_norm_update_stats(xp, running_mean, running_var, mean, var, n, momentum):
+    """In-place EMA of the statistics; the running variance is unbiased (n/(n−1)), as PyTorch."""
+    unbiased = var * (n / max(n - 1, 1))
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean.reshape(running_mean.shape).astype(running_mean.dtype)
+    running_var *= 1 - momentum
+    running_var += momentum * unbiased.reshape(running_var.shape).astype(running_var.dtype)
+
+
+@kernel
+def layer_norm_forward(xp, x, weight, bias, eps, axes):
+    xhat, mean, var, rstd = _normalize(xp, x, axes, eps)
+    y = xhat * weight if weight is not None else xhat.copy()
+    if bias is not None:
+        y += bias
+    return y, xhat, rstd
+
+
+@kernel
+def norm_backward(xp, g, xhat, rstd, weight, axes, param_axes):
+    """Fused backward shared by batch and layer norm.
+
+    ``axes``: the normalized (statistics) axes; ``param_axes``: the axes γ and β are broadcast
+    over (γ and β come back with the shape of x without those axes). Returns (dL/dx, dL/dγ or
+    None, dL/dβ or None).
+    """
+    gh = g * weight if weight is not None else g
+    gx = rstd * (gh - xp.mean(gh, axis=axes, keepdims=True)
+                 - xhat * xp.mean(gh * xhat, axis=axes, keepdims=True))
+    if weight is None:
+        return gx, None, None
+    gw = xp.sum(g * xhat, axis=param_axes)
+    gb = xp.sum(g, axis=param_axes)
+    return gx, gw, gb

@@ -1,0 +1,1 @@
+"""Differentiable operations: Functions wiring kernels into the graph, one family per file."""

@@ -1,0 +1,74 @@
+"""Helpers shared by the op families."""
+
+from __future__ import annotations
+
+import numbers
+
+from gradflow.autograd.grad_mode import _State
+from gradflow.backends import backend_of_array
+from gradflow.tensor import Tensor
+
+
+def wrap(ctx, array) -> Tensor:
+    """A constant Tensor on ``ctx``'s backend (used for first-order fused backward results)."""
+    return Tensor._make(array, ctx.backend)
+
+
+def first_order() -> bool:
+    """Inside ``backward``: True when the backward pass itself is not being recorded
+    (``create_graph=False``), so a fused array kernel may be used instead of composed ops."""
+    return not _State.grad_enabled
+
+
+def is_scalar(x) -> bool:
+    return isinstance(x, numbers.Number)
+
+
+def as_operand(x, like: Tensor | None = None):
+    """Python numbers stay numbers (weakly typed: they never promote float32 to float64);
+    NumPy scalars become Python numbers; arrays become Tensors on their own device."""
+    if isinstance(x, Tensor) or x is None:
+        return x
+    if isinstance(x, bool | int | float | complex):
+        return x
+    if hasattr(x, "dtype") and getattr(x, "ndim", 1) == 0 and type(x).__module__ == "numpy":
+        return x.item()
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return Tensor._make(x, backend_of_array(x))
+    if isinstance(x, list | tuple):
+        from gradflow.creation import tensor
+
+        return tensor(x, device=like.device if like is not None else None,
+                      dtype=like.dtype if like is not None and like.dtype.kind == "f" else None)
+    raise TypeError(f"unsupported operand of type {type(x).__name__}; expected a Tensor, a "
+                    "number or an array")
+
+
+def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
+    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def keepdims_shape(shape: tuple, axes) -> tuple:
+    """``shape`` with the reduced ``axes`` set to 1 (all of them when ``axes`` is None)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def count(shape: tuple, axes) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if axes is None or i in axes:
+            n *= s
+    return n

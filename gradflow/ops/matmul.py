@@ -1,0 +1,117 @@
+"""Matrix products: ``matmul`` (batched, broadcasting, vector cases) and the fused ``linear``."""
+
+from __future__ import annotations
+
+from gradflow.autograd.function import Function
+from gradflow.ops._util import as_operand, first_order, wrap
+from gradflow.ops.shape import reshape, sum_to, swapaxes, unsqueeze
+from gradflow.tensor import Tensor
+
+
+class MatMul(Function):
+    """C = A B over the last two axes (leading axes broadcast).
+
+    dL/dA = G Bᵀ, dL/dB = Aᵀ G, each summed over broadcast batch axes.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx.k.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        if first_order():
+            k = ctx.k
+            ga = wrap(ctx, k.sum_to(k.matmul(g.data, b.data.swapaxes(-1, -2)), a.shape)) \
+                if na else None
+            gb = wrap(ctx, k.sum_to(k.matmul(a.data.swapaxes(-1, -2), g.data), b.shape)) \
+                if nb else None
+            return ga, gb
+        ga = sum_to(matmul(g, swapaxes(b, -1, -2)), a.shape) if na else None
+        gb = sum_to(matmul(swapaxes(a, -1, -2), g), b.shape) if nb else None
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x Wᵀ + b with W of shape (out, in).
+
+    dL/dx = G W, dL/dW = Gᵀ x, dL/db = Σ G (over all but the last axis).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return ctx.k.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        n_out, n_in = w.shape
+        if first_order():
+            k = ctx.k
+            g2 = g.data.reshape(-1, n_out)
+            gx = wrap(ctx, k.matmul(g.data, w.data)) if nx else None
+            gw = wrap(ctx, k.matmul(g2.T, x.data.reshape(-1, n_in))) if nw else None
+            gb = wrap(ctx, g2.sum(axis=0)) if nb else None
+            return gx, gw, gb
+        g2 = reshape(g, (-1, n_out)) if g.ndim != 2 else g
+        gx = matmul(g, w) if nx else None
+        gw = matmul(g2.T, reshape(x, (-1, n_in)) if x.ndim != 2 else x) if nw else None
+        gb = g2.sum(0) if nb else None
+        return gx, gw, gb
+
+
+def _check_matmul(a: Tensor, b: Tensor) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} "
+                         f"and {b.shape}; use * for scalars")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last axis of the first "
+            f"({k_a}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} axis of the "
+            f"second ({k_b})")
+    batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+    for x, y in zip(reversed(batch_a), reversed(batch_b)):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"matmul: batch axes of shapes {a.shape} and {b.shape} cannot be "
+                             "broadcast together")
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands are promoted and the axis removed)."""
+    a, b = as_operand(a), as_operand(b)
+    if not isinstance(a, Tensor):
+        a = Tensor._make(b._backend.asarray(a), b._backend)
+    if not isinstance(b, Tensor):
+        b = Tensor._make(a._backend.asarray(b), a._backend)
+    _check_matmul(a, b)
+    if a.ndim >= 2 and b.ndim >= 2:
+        return MatMul.apply(a, b)
+    a2 = unsqueeze(a, 0) if a.ndim == 1 else a
+    b2 = unsqueeze(b, -1) if b.ndim == 1 else b
+    out = MatMul.apply(a2, b2)
+    if b.ndim == 1:
+        out = reshape(out, out.shape[:-1])
+    if a.ndim == 1:
+        out = reshape(out, out.shape[:-2] + out.shape[-1:])
+    return out
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias``; weight has shape ``(out_features, in_features)``."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: expected input with {weight.shape[1]} features in its last axis "
+            f"(weight shape {weight.shape}), got input of shape {x.shape}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return Linear.apply(x, weight, bias)

@@ -1,0 +1,134 @@
+"""Batch and layer normalization (fused forward and first-order backward kernels)."""
+
+from __future__ import annotations
+
+from gradflow.autograd.function import Function
+from gradflow.ops._util import first_order, wrap
+from gradflow.ops.composite import composite_vjp
+from gradflow.ops.math import sqrt
+from gradflow.ops.shape import reshape
+from gradflow.tensor import Tensor
+
+
+def _normalized(x: Tensor, axes, eps: float) -> Tensor:
+    mean = x.mean(axes, keepdims=True)
+    d = x - mean
+    return d / sqrt((d * d).mean(axes, keepdims=True) + eps)
+
+
+def _affine_composite(axes, eps, pshape):
+    def f(x, w, b):
+        y = _normalized(x, axes, eps)
+        if w is not None:
+            y = y * reshape(w, pshape)
+        if b is not None:
+            y = y + reshape(b, pshape)
+        return y
+
+    return f
+
+
+class _Norm(Function):
+    """Shared backward: fused kernel for first order, the composite for create_graph."""
+
+    @staticmethod
+    def backward(ctx, g, *unused):
+        x, w, b, xhat, rstd = ctx.saved_tensors
+        if first_order():
+            wdata = None if w is None else w.data.reshape(ctx.pshape)
+            gx, gw, gb = ctx.k.norm_backward(g.data, xhat.data, rstd.data, wdata, ctx.axes,
+                                             ctx.param_axes)
+            nx, nw, nb = ctx.needs_input_grad[:3]
+            grads = ((wrap(ctx, gx) if nx else None),
+                     (wrap(ctx, gw.reshape(w.shape)) if nw else None),
+                     (wrap(ctx, gb.reshape(b.shape)) if nb else None))
+        else:
+            f = _affine_composite(ctx.axes, ctx.eps, ctx.pshape)
+            grads = composite_vjp(f, [x, w, b], ctx.needs_input_grad[:3], [g])
+        return grads + (None,) * (len(ctx.needs_input_grad) - 3)
+
+
+class BatchNormTrain(_Norm):
+    """Normalize with the batch's own statistics; outputs y and (non-differentiable) μ, σ²."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        axes = (0,) + tuple(range(2, x.ndim))
+        pshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        ctx.axes, ctx.param_axes, ctx.pshape, ctx.eps = axes, axes, pshape, eps
+        w = None if weight is None else weight.reshape(pshape)
+        b = None if bias is None else bias.reshape(pshape)
+        y, xhat, mean, var, rstd = ctx.k.batch_norm_train(x, w, b, eps, axes)
+        ctx.save_for_backward(x, weight, bias, xhat, rstd)
+        mean, var = mean.reshape(-1), var.reshape(-1)
+        ctx.mark_non_differentiable(mean, var)
+        return y, mean, var
+
+
+class LayerNorm(_Norm):
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, ndim_norm):
+        axes = tuple(range(x.ndim - ndim_norm, x.ndim))
+        ctx.axes, ctx.param_axes = axes, tuple(range(x.ndim - ndim_norm))
+        ctx.pshape, ctx.eps = x.shape[x.ndim - ndim_norm:], eps
+        y, xhat, rstd = ctx.k.layer_norm_forward(x, weight, bias, eps, axes)
+        ctx.save_for_backward(x, weight, bias, xhat, rstd)
+        return y
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over axis 1 (channels) of a ``(N, C)`` or ``(N, C, L)`` input.
+
+    Training: normalize with the batch mean and biased variance, and update the running
+    statistics in place (running variance unbiased, as PyTorch). Eval: use the running ones.
+    """
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected a (N, C) or (N, C, L) input, got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} has shape {t.shape} but the input has {c} "
+                             f"channels (input shape {x.shape}); expected ({c},)")
+    if training:
+        n = x.size // c
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                             f"got input of shape {x.shape}; use a larger batch or eval mode")
+        y, mean, var = BatchNormTrain.apply(x, weight, bias, float(eps))
+        if running_mean is not None and running_var is not None:
+            x.backend.k.batch_norm_update_stats(running_mean.data, running_var.data, mean.data,
+                                                var.data, n, momentum)
+            running_mean._ver.v += 1
+            running_var._ver.v += 1
+        return y
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: eval mode (training=False) needs running_mean and "
+                         "running_var")
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    scale = 1 / sqrt(running_var + eps)
+    if weight is not None:
+        scale = scale * weight
+    shift = -running_mean * scale
+    if bias is not None:
+        shift = shift + bias
+    return x * reshape(scale, pshape) + reshape(shift, pshape)
+
+
+def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` axes of each example."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or x.shape[x.ndim - k:] != normalized_shape:
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must match the trailing "
+                         f"axes of the input, got input of shape {x.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != normalized_shape:
+            raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected "
+                             f"{normalized_shape}")
+    return LayerNorm.apply(x, weight, bias, float(eps), k)

@@ -1,0 +1,504 @@
+"""``Tensor``: one backend array plus what autograd needs to differentiate through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradflow.backends import Backend, backend_of_array, cpu_backend, get_backend
+from gradflow.dtypes import DEFAULT_FLOAT, as_dtype
+
+
+class _Version:
+    """In-place modification counter, shared by a tensor and its detached aliases."""
+
+    __slots__ = ("v",)
+
+    def __init__(self):
+        self.v = 0
+
+
+_new = object.__new__
+
+
+def _axis(axis, dim):
+    return dim if axis is None else axis
+
+
+class Tensor:
+    """An n-dimensional array on a device, recorded in the autograd graph when it requires grad.
+
+    Build one with :func:`gradflow.tensor` (or ``Tensor(data, ...)``, the same thing).
+    ``data`` is the backend array itself (``numpy.ndarray`` or ``cupy.ndarray``).
+    """
+
+    __slots__ = ("data", "_requires_grad", "grad", "grad_fn", "_out_idx", "_ver", "_backend",
+                 "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers binary operators to Tensor
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False):
+        from gradflow.creation import _to_array
+
+        array, backend = _to_array(data, dtype, device)
+        self.data = array
+        self._backend = backend
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._out_idx = 0
+        self._ver = _Version()
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data, backend: Backend, requires_grad: bool = False, grad_fn=None,
+              out_idx: int = 0, ver: _Version | None = None) -> Tensor:
+        t = _new(Tensor)
+        t.data = data
+        t._backend = backend
+        t._requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._out_idx = out_idx
+        t._ver = _Version() if ver is None else ver
+        t._retains_grad = False
+        return t
+
+    # --- attributes -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return self._backend.device
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("requires_grad can only be turned off on leaf tensors; use "
+                               ".detach() to get a tensor outside the graph")
+        if requires_grad and self.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients, this one is "
+                               f"{self.dtype}; convert it first with .to(dtype='float32')")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf tensor on the next backward."""
+        if self.grad_fn is not None and not self._retains_grad:
+            self._retains_grad = True
+            import weakref
+
+            retained = self.grad_fn.__dict__.setdefault("retained", {})
+            retained[self._out_idx] = weakref.ref(self)
+        return self
+
+    @property
+    def _version(self) -> int:
+        return self._ver.v
+
+    # --- conversion -------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (the same memory on the CPU, a host copy from a GPU)."""
+        return self._backend.to_host(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a Python "
+                             f"number, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def to(self, device: Any = None, dtype: Any = None) -> Tensor:
+        """This tensor on ``device`` and/or with ``dtype`` (self when nothing changes).
+
+        Differentiable: gradients flow back across the copy.
+        """
+        from gradflow.ops.shape import cast, to_device
+
+        out = self
+        if device is not None:
+            backend = get_backend(device)
+            if backend is not self._backend:
+                out = to_device(out, backend)
+        if dtype is not None:
+            dt = as_dtype(dtype)
+            if dt != out.dtype:
+                out = cast(out, dt)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int | None = None) -> Tensor:
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return self.to(dtype="float32")
+
+    def double(self) -> Tensor:
+        return self.to(dtype="float64")
+
+    def long(self) -> Tensor:
+        return self.to(dtype="int64")
+
+    def astype(self, dtype: Any) -> Tensor:
+        return self.to(dtype=dtype)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data (and version counter) but outside the graph."""
+        return Tensor._make(self.data, self._backend, False, None, 0, self._ver)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        from gradflow.ops.shape import clone
+
+        return clone(self)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    # --- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor with respect to every leaf into ``leaf.grad``."""
+        from gradflow.autograd.engine import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        self._ver.v += 1
+        return self
+
+    # --- representation ---------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50,
+                               prefix="tensor(")
+        extra = []
+        if self.device != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.dtype != DEFAULT_FLOAT and self.dtype.kind == "f":
+            extra.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # --- operators ---------------------------------------------------------------------------
+    def __add__(self, other):
+        return _add(self, other)
+
+    def __radd__(self, other):
+        return _add(other, self)
+
+    def __sub__(self, other):
+        return _sub(self, other)
+
+    def __rsub__(self, other):
+        return _sub(other, self)
+
+    def __mul__(self, other):
+        return _mul(self, other)
+
+    def __rmul__(self, other):
+        return _mul(other, self)
+
+    def __truediv__(self, other):
+        return _div(self, other)
+
+    def __rtruediv__(self, other):
+        return _div(other, self)
+
+    def __pow__(self, other):
+        return _pow(self, other)
+
+    def __rpow__(self, other):
+        return _pow(other, self)
+
+    def __matmul__(self, other):
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self)
+
+    def __neg__(self):
+        return _neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _abs(self)
+
+    def __iadd__(self, other):
+        return _inplace(self, other, _add)
+
+    def __isub__(self, other):
+        return _inplace(self, other, _sub)
+
+    def __imul__(self, other):
+        return _inplace(self, other, _mul)
+
+    def __itruediv__(self, other):
+        return _inplace(self, other, _div)
+
+    def __lt__(self, other):
+        return _compare(self, other, "__lt__")
+
+    def __le__(self, other):
+        return _compare(self, other, "__le__")
+
+    def __gt__(self, other):
+        return _compare(self, other, "__gt__")
+
+    def __ge__(self, other):
+        return _compare(self, other, "__ge__")
+
+    def __eq__(self, other):  # type: ignore[override]
+        return _compare(self, other, "__eq__")
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _compare(self, other, "__ne__")
+
+    def __getitem__(self, index):
+        return _getitem(self, index)
+
+    def __setitem__(self, index, value):
+        _setitem(self, index, value)
+
+    # --- methods ------------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.sum(self, _axis(axis, dim), keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.mean(self, _axis(axis, dim), keepdims)
+
+    def max(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.amax(self, _axis(axis, dim), keepdims)
+
+    def min(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.amin(self, _axis(axis, dim), keepdims)
+
+    def var(self, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None) -> Tensor:
+        return _reduce.var(self, _axis(axis, dim), keepdims, ddof)
+
+    def std(self, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None) -> Tensor:
+        return _reduce.var(self, _axis(axis, dim), keepdims, ddof).sqrt()
+
+    def argmax(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.argmax(self, _axis(axis, dim), keepdims)
+
+    def argmin(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
+        return _reduce.argmin(self, _axis(axis, dim), keepdims)
+
+    def any(self, axis=None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(self._backend.xp.asarray(self.data.any(axis=axis, keepdims=keepdims)),
+                            self._backend)
+
+    def all(self, axis=None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(self._backend.xp.asarray(self.data.all(axis=axis, keepdims=keepdims)),
+                            self._backend)
+
+    def exp(self) -> Tensor:
+        return _math.exp(self)
+
+    def log(self) -> Tensor:
+        return _math.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _math.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _math.abs(self)
+
+    def sin(self) -> Tensor:
+        return _math.sin(self)
+
+    def cos(self) -> Tensor:
+        return _math.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _act.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _act.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _act.relu(self)
+
+    def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy/PyTorch names
+        return _math.clip(self, min, max)
+
+    clamp = clip
+
+    def softmax(self, axis: int = -1, *, dim=None) -> Tensor:
+        return _act.softmax(self, _axis(axis if dim is None else None, dim))
+
+    def log_softmax(self, axis: int = -1, *, dim=None) -> Tensor:
+        return _act.log_softmax(self, _axis(axis if dim is None else None, dim))
+
+    def reshape(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _shape.reshape(self, shape)
+
+    view = reshape
+
+    def transpose(self, *axes) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return _shape.transpose(self, axes or None)
+
+    permute = transpose
+
+    def swapaxes(self, a: int, b: int) -> Tensor:
+        return _shape.swapaxes(self, a, b)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _shape.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis=None, *, dim=None) -> Tensor:
+        return _shape.squeeze(self, _axis(axis, dim))
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _shape.unsqueeze(self, axis)
+
+    def expand(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _shape.broadcast_to(self, shape)
+
+    broadcast_to = expand
+
+
+def _inplace(self: Tensor, other, op) -> Tensor:
+    """``a += b``: in place on ``a.data`` when nothing needs a graph, else out of place."""
+    if not self._requires_grad and not (isinstance(other, Tensor) and other._requires_grad):
+        result = op(Tensor._make(self.data, self._backend), other)
+        if result.shape == self.shape and result.dtype == self.dtype:
+            self.data[...] = result.data
+            self._ver.v += 1
+            return self
+        return result
+    return op(self, other)
+
+
+def _compare(a: Tensor, b, name: str) -> Tensor:
+    other = b.data if isinstance(b, Tensor) else b
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"comparison {name}: tensors on different devices ({a.device} and "
+                           f"{b.device})")
+    out = getattr(a.data, name)(other)
+    if out is NotImplemented:
+        return NotImplemented
+    return Tensor._make(out, a._backend)
+
+
+def tensor_backend(t: Tensor) -> Backend:
+    return t._backend
+
+
+# The ops modules import Tensor; bind the operators' implementations once they exist.
+from gradflow.ops import activation as _act  # noqa: E402
+from gradflow.ops import math as _math  # noqa: E402
+from gradflow.ops import reduction as _reduce  # noqa: E402
+from gradflow.ops import shape as _shape  # noqa: E402
+from gradflow.ops.arithmetic import add as _add  # noqa: E402
+from gradflow.ops.arithmetic import div as _div  # noqa: E402
+from gradflow.ops.arithmetic import mul as _mul  # noqa: E402
+from gradflow.ops.arithmetic import neg as _neg  # noqa: E402
+from gradflow.ops.arithmetic import pow as _pow  # noqa: E402
+from gradflow.ops.arithmetic import sub as _sub  # noqa: E402
+from gradflow.ops.indexing import getitem as _getitem  # noqa: E402
+from gradflow.ops.indexing import setitem as _setitem  # noqa: E402
+from gradflow.ops.math import abs as _abs  # noqa: E402
+from gradflow.ops.matmul import matmul as _matmul  # noqa: E402
+
+__all__ = ["Tensor", "backend_of_array", "cpu_backend"]
