@@ -1,0 +1,35 @@
+"""``Parameter``: a leaf Tensor that a Module registers as trainable."""
+
+from __future__ import annotations
+
+from gradflow.tensor import Tensor, _Version
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad by default and is found by ``Module.parameters()``.
+
+    ``Parameter(t)`` shares ``t``'s array (no copy); ``t`` must be floating point.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
+        from gradflow.creation import tensor as make_tensor
+
+        if data is None:
+            data = make_tensor([])
+        elif not isinstance(data, Tensor):
+            data = make_tensor(data)
+        self.data = data.data
+        self._backend = data._backend
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._out_idx = 0
+        self._ver = _Version()
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
