@@ -16,7 +16,8 @@ def _is_cupy(x) -> bool:
 
 
 def _to_array(data: Any, dtype: Any = None, device: Any = None):
-    """(array, backend) for ``gf.tensor``: a fresh array, float32 unless ``dtype`` says otherwise."""
+    """(array, backend) for ``gf.tensor``: a fresh array; float64 becomes float32 unless
+    ``dtype`` says otherwise."""
     dt = as_dtype(dtype)
     if isinstance(data, Tensor):
         src_backend, data = data._backend, data.data

@@ -81,7 +81,10 @@ def _useful_nodes(nodes, parents, target_nodes, target_leaves) -> set:
         for edge in node.edges:
             if edge is None:
                 continue
-            hit = (edge[0] in target_nodes) if edge.__class__ is tuple else (id(edge) in target_leaves)
+            if edge.__class__ is tuple:
+                hit = edge[0] in target_nodes
+            else:
+                hit = id(edge) in target_leaves
             if hit:
                 frontier.append(node)
                 break

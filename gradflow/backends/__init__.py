@@ -14,7 +14,8 @@ from gradflow.backends import cuda
 from gradflow.backends.base import Backend
 from gradflow.backends.numpy_backend import NumpyBackend
 
-__all__ = ["Backend", "cpu_backend", "get_backend", "backend_of_array", "parse_device", "manual_seed"]
+__all__ = ["Backend", "cpu_backend", "get_backend", "backend_of_array", "parse_device",
+           "manual_seed"]
 
 _BACKENDS: dict[str, Backend] = {}
 _SEED: list[int | None] = [None]

@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from gradflow.backends.base import Backend, KernelTable
 
-#: Let cuBLAS use TF32 tensor cores for float32 matmul (faster, ~1e-3 relative error). Off by default.
+#: Let cuBLAS use TF32 tensor cores for float32 matmul (faster, ~1e-3 relative error).
+#: Off by default.
 allow_tf32: bool = False
 
 
@@ -20,8 +21,8 @@ def _probe() -> tuple[bool, str]:
     try:
         import cupy
     except Exception as exc:  # ImportError, or a broken install raising something else
-        return False, f"CuPy is not installed or failed to import ({exc.__class__.__name__}: {exc}); "\
-            "install gradflow[cuda12] or gradflow[cuda13]"
+        return False, (f"CuPy is not installed or failed to import ({exc.__class__.__name__}: "
+                       f"{exc}); install gradflow[cuda12] or gradflow[cuda13]")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # cudaErrorInsufficientDriver, cudaErrorNoDevice, ...

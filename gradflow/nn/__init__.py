@@ -1,4 +1,31 @@
-"""Neural-network modules."""
+"""Neural-network modules, losses, initializers and gradient utilities (PyTorch's names).
+
+    from gradflow import nn
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+"""
+
+from gradflow import functional
+from gradflow.nn import init, utils
+from gradflow.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from gradflow.nn.container import ModuleList, Sequential
+from gradflow.nn.dropout import Dropout
+from gradflow.nn.flatten import Flatten
+from gradflow.nn.linear import Identity, Linear
+from gradflow.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from gradflow.nn.module import IncompatibleKeys, Module
+from gradflow.nn.normalization import BatchNorm1d, LayerNorm
 from gradflow.nn.parameter import Parameter
 
-__all__ = ["Parameter"]
+__all__ = [
+    "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Linear", "Identity",
+    "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
+    "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+    "BCEWithLogitsLoss", "init", "utils", "functional",
+]

@@ -45,7 +45,7 @@ def as_operand(x, like: Tensor | None = None):
 
 
 def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
-    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of non-negative axes."""
+    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of axes >= 0."""
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, int) else tuple(axis)

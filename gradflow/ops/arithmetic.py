@@ -25,6 +25,7 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
+        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
         try:
             return ctx.k.add(a, b)
         except ValueError as exc:
@@ -41,6 +42,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
+        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
         try:
             return ctx.k.sub(a, b)
         except ValueError as exc:

@@ -62,7 +62,7 @@ class SetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        na, nv = ctx.needs_input_grad
+        na, nv = ctx.needs_input_grad[:2]
         ga = ZeroAt.apply(g, ctx.index) if na else None
         gv = sum_to(GetItem.apply(g, ctx.index), ctx.value_shape) if nv else None
         return ga, gv

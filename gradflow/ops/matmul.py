@@ -96,11 +96,12 @@ def matmul(a, b) -> Tensor:
     a2 = unsqueeze(a, 0) if a.ndim == 1 else a
     b2 = unsqueeze(b, -1) if b.ndim == 1 else b
     out = MatMul.apply(a2, b2)
+    shape = list(out.shape)
     if b.ndim == 1:
-        out = reshape(out, out.shape[:-1])
+        del shape[-1]
     if a.ndim == 1:
-        out = reshape(out, out.shape[:-2] + out.shape[-1:])
-    return out
+        del shape[-1 if b.ndim == 1 else -2]
+    return reshape(out, tuple(shape))
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -1,0 +1,69 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradflow.optim.optimizer import Optimizer, ParamsT, check_number, zeros_like
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (PyTorch's update, step for step).
+
+    With gradient :math:`g_t` (negated when ``maximize``), weight decay :math:`\lambda`,
+    momentum :math:`\mu` and dampening :math:`\tau`:
+
+    .. math::
+        d_t = g_t + \lambda p_{t-1}, \qquad
+        b_t = \begin{cases} d_1 & t = 1 \\ \mu b_{t-1} + (1-\tau) d_t & t > 1 \end{cases}, \qquad
+        p_t = p_{t-1} - \mathrm{lr}\,(d_t + \mu b_t \text{ if Nesterov else } b_t)
+
+    (without momentum :math:`p_t = p_{t-1} - \mathrm{lr}\,d_t`). State: ``momentum_buffer``.
+
+    Args:
+        params: Tensors or parameter-group dicts.
+        lr: learning rate (>= 0).
+        momentum: momentum factor (>= 0).
+        dampening: dampening of the momentum.
+        nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        weight_decay: L2 penalty (>= 0), added to the gradient.
+        maximize: ascend the objective instead of descending it.
+    """
+
+    def __init__(self, params: ParamsT, lr: float, momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+                 *, maximize: bool = False):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "nesterov": nesterov, "weight_decay": weight_decay,
+                                  "maximize": maximize})
+
+    def _validate(self, group: dict[str, Any], where: str) -> None:
+        check_number(self, "lr", group["lr"], where)
+        check_number(self, "momentum", group["momentum"], where)
+        check_number(self, "weight_decay", group["weight_decay"], where)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening=0, got "
+                             f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+                             f"{where}")
+
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        nesterov, weight_decay = group["nesterov"], group["weight_decay"]
+        maximize = group["maximize"]
+        state = self.state
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            buf = None
+            first = False
+            if momentum:
+                st = state[p]
+                b = st.get("momentum_buffer")
+                if b is None:
+                    b = st["momentum_buffer"] = zeros_like(p)
+                    first = True
+                buf = b.data
+            p._backend.k.sgd_update(p.data, g.data, buf, lr, momentum, dampening, nesterov,
+                                    weight_decay, first, maximize)
+            p._ver.v += 1
