@@ -115,7 +115,8 @@ def _analytic_rows(outs: list[Tensor], targets: list[Tensor], rows: np.ndarray) 
 def _out_position(outs: list[Tensor], flat_index: int) -> str:
     for i, o in enumerate(outs):
         if flat_index < o.size:
-            return f"output {i} element {tuple(int(v) for v in np.unravel_index(flat_index, o.shape))}"
+            at = tuple(int(v) for v in np.unravel_index(flat_index, o.shape))
+            return f"output {i} element {at}"
         flat_index -= o.size
     return "?"
 

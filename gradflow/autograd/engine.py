@@ -121,9 +121,12 @@ def run_backward(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bo
             g = g.to(dtype=leaf.dtype)
         if leaf.grad is None:
             if not create_graph:
-                if id(g.data) in handed_out:  # shared with another leaf or the caller: copy
-                    g = Tensor._make(g.data.copy(), g._backend)
-                handed_out.add(id(g.data))
+                data = g.data
+                # A gradient array shared with another leaf or the caller, or a view (e.g. a
+                # read-only broadcast), is copied: .grad must be safe to modify in place.
+                if id(data) in handed_out or getattr(data, "base", None) is not None:
+                    g = Tensor._make(data.copy(), g._backend)
+                handed_out.add(id(data))
             leaf.grad = g
         elif create_graph:
             leaf.grad = leaf.grad + g
@@ -187,7 +190,14 @@ def run_backward(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bo
                         "time, but its saved tensors were freed after the first backward. Pass "
                         "retain_graph=True to the first backward() if you need to do this.")
                 grads = _fill_missing(node, grads)
-                result = node.fn.backward(node, *grads)
+                if anomaly:  # report the failing backward by its node, not its inner ops
+                    _State.anomaly = False
+                    try:
+                        result = node.fn.backward(node, *grads)
+                    finally:
+                        _State.anomaly = True
+                else:
+                    result = node.fn.backward(node, *grads)
                 if result.__class__ is not tuple:
                     result = (result,)
                 if len(result) < len(edges) and all(e is None for e in edges[len(result):]):

@@ -290,13 +290,14 @@ def _plot(path: str, res: dict, h: np.ndarray, evals: np.ndarray, evecs: np.ndar
     n_panels = len(series) + 1
     cols = min(4, n_panels)
     rows = math.ceil(n_panels / cols)
-    fig = Figure(figsize=(4.2 * cols, 3.8 * rows), layout="constrained")
+    fig = Figure(figsize=(4.2 * cols, 3.8 * rows))
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.08, top=0.88, wspace=0.32, hspace=0.5)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     d = h.shape[0]  # trajectories hold (w1, w2, b); without a trained bias, b = 0 is dropped
     names = ["w1", "w2", "b"][:d]
     start = (series[0][1][0][:d] - theta_min) @ u
     lim = 1.4 * max(np.max(np.abs(start)), 1e-3)
-    g = np.linspace(-lim, lim, 201)
+    g = np.linspace(-lim, lim, 121)
     c1, c2 = np.meshgrid(g, g)
     surface = 0.5 * (lam[0] * c1 ** 2 + lam[1] * c2 ** 2)
     e0 = max(0.5 * float(lam @ start ** 2), 1e-12)
@@ -337,13 +338,16 @@ def _plot(path: str, res: dict, h: np.ndarray, evals: np.ndarray, evecs: np.ndar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gradflow.bench.lr --out DIR --steps N``: run and print the verdict table."""
+    """``python -m gradflow.bench.lr --out DIR --steps N [--sgd-epochs E] [--seed S]``: run the
+    experiment and print the verdicts; returns the exit status 0."""
     parser = argparse.ArgumentParser(prog="gradflow bench lr", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="lr_experiment", help="output folder (created)")
     parser.add_argument("--steps", type=int, default=200, help="full-batch steps per run")
+    parser.add_argument("--sgd-epochs", type=int, default=20, help="epochs of SGD beside")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    res = run_lr_experiment(args.out, steps=args.steps, seed=args.seed)
+    res = run_lr_experiment(args.out, steps=args.steps, seed=args.seed,
+                            sgd_epochs=args.sgd_epochs)
     print(f"λ_max = {res['lambda_max']:.8f} (exact {res['lambda_max_exact']:.8f}); "
           f"η_opt = {res['eta_opt']:.4f}, η_max = {res['eta_max']:.4f}")
     for r in res["runs"]:

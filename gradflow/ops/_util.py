@@ -29,9 +29,10 @@ def as_operand(x, like: Tensor | None = None):
     NumPy scalars become Python numbers; arrays become Tensors on their own device."""
     if isinstance(x, Tensor) or x is None:
         return x
-    if isinstance(x, bool | int | float | complex):
+    cls = type(x)
+    if cls is float or cls is int or cls is bool or cls is complex:
         return x
-    if hasattr(x, "dtype") and getattr(x, "ndim", 1) == 0 and type(x).__module__ == "numpy":
+    if cls.__module__ == "numpy" and getattr(x, "ndim", 1) == 0:  # np.float64(2.0), np.int64...
         return x.item()
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         return Tensor._make(x, backend_of_array(x))
