@@ -140,10 +140,13 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     ints, floats, strings, bools and None) to ``path`` as one safetensors file, atomically.
 
     Types come back as they went in: int vs float, tuple vs list, int vs str dict keys, Tensor
-    (with ``requires_grad``; ``nn.Parameter`` stays a Parameter) vs array, and every dtype.
-    Gradients and the autograd graph are not saved. The file is written to a temporary file in
-    the same directory, flushed and fsynced, then renamed over ``path``: a crash leaves either the
-    old file or the new one, never a mix.
+    (with ``requires_grad``; ``nn.Parameter`` stays a Parameter) vs array, and every dtype
+    (big-endian arrays come back native). Dict subclasses (``OrderedDict``) come back as dicts
+    and namedtuples as tuples. Gradients and the autograd graph are not saved.
+
+    The file is written to a temporary file in the same directory, flushed and fsynced, then
+    renamed over ``path`` (and the directory fsynced): a crash leaves either the old file or the
+    new one, never a mix.
 
     Raises:
         TypeError: naming the offending entry, for an object or dtype that cannot be stored.
@@ -261,9 +264,8 @@ def _check_entries(entries: dict, data_len: int, name: str) -> None:
 
 
 class _Decoder:
-    def __init__(self, buf: bytearray, start: int, entries: dict, device: Any):
-        self.buf, self.start, self.entries = buf, start, entries
-        self.backend = None if device is None else get_backend(device)
+    def __init__(self, buf: bytearray, start: int, entries: dict, backend: Any):
+        self.buf, self.start, self.entries, self.backend = buf, start, entries, backend
         self._cache: dict[tuple[str, str], Any] = {}
 
     def array(self, ref: str) -> np.ndarray:
@@ -318,6 +320,7 @@ def load(path: str | os.PathLike, device: Any = None) -> Any:
         CorruptCheckpointError: naming the file, when it is truncated or corrupted.
     """
     name = os.fspath(path)
+    backend = None if device is None else get_backend(device)  # a bad device fails first
     with open(path, "rb") as f:
         buf = bytearray(os.fstat(f.fileno()).st_size)
         got = f.readinto(buf)
@@ -333,17 +336,22 @@ def load(path: str | os.PathLike, device: Any = None) -> Any:
     if meta.get(_DIGEST) != digest:
         raise CorruptCheckpointError(f"{name!r} is corrupted: its checksum does not match its "
                                      "contents (the file was changed after it was written)")
-    info = json.loads(meta[_META])
-    version = info.get("version")
-    if info.get("format") != "gradflow" or not isinstance(version, int):
-        raise CheckpointError(f"{name!r} is not a gradflow checkpoint: bad {_META!r} metadata")
+    try:
+        info = json.loads(meta[_META])
+        version, tree = info["version"], info["tree"]
+        ok = info["format"] == "gradflow" and type(version) is int
+    except (ValueError, TypeError, KeyError, RecursionError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{name!r} is not a gradflow checkpoint: its {_META!r} metadata "
+                              "is not a gradflow structure")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{name!r} was written by a newer gradflow (format version "
                               f"{version}; this one reads up to {FORMAT_VERSION}): upgrade "
                               "gradflow")
     try:
-        return _Decoder(buf, start, header, device).node(info["tree"])
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return _Decoder(buf, start, header, backend).node(tree)
+    except (KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
         raise CorruptCheckpointError(f"{name!r} is corrupted: malformed structure "
                                      f"({type(exc).__name__}: {exc})") from exc
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import safetensors.numpy as stn
 
 import gradflow as gf
 from gradflow import io as gio
@@ -61,7 +60,8 @@ def rich_object():
         "numbers": [0, -1, 2**100, -(2**70), 1.0, 0.0, -0.0, 1e-300, float("inf"),
                     float("-inf"), float("nan"), True, False],
         "strings": ["", "plain", "ünïcødé ✓", 'quo"te\\slash'],
-        "keys": {1: "int", "1": "str", 2.5: "float", True: "bool", None: "none", (1, "a"): "tuple"},
+        "keys": {1: "int", "1": "str", 2.5: "float", False: "bool", None: "none",
+                 (1, "a"): "tuple", np.int64(3): "numpy int"},
         "empty": [[], (), {}],
         "one": (1,),
     }
@@ -91,7 +91,7 @@ def test_shared_objects_stay_shared(tmp_path):
     save({"enc": w, "dec": w, "a": [a, a]}, tmp_path / "tied")
     back = load(tmp_path / "tied")
     assert back["enc"] is back["dec"] and back["a"][0] is back["a"][1]
-    assert len(stn.load_file(tmp_path / "tied")) == 2
+    assert len(pytest.importorskip("safetensors.numpy").load_file(tmp_path / "tied")) == 2
 
 
 def test_loaded_arrays_are_writable_and_independent(tmp_path):
@@ -103,6 +103,7 @@ def test_loaded_arrays_are_writable_and_independent(tmp_path):
 
 
 def test_file_is_readable_by_the_safetensors_library(tmp_path):
+    stn = pytest.importorskip("safetensors.numpy")
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     save({"x": gf.tensor(x), "y": np.arange(3)}, tmp_path / "s.safetensors")
     arrays = stn.load_file(tmp_path / "s.safetensors")
@@ -114,7 +115,7 @@ def test_device_argument(tmp_path):
     save({"t": gf.ones(2), "a": np.ones(2)}, tmp_path / "d")
     back = load(tmp_path / "d", device="cpu")
     assert back["t"].device == "cpu" and isinstance(back["a"], np.ndarray)
-    with pytest.raises(ValueError, match="unknown device"):
+    with pytest.raises(ValueError, match="^unknown device 'tpu'"):
         load(tmp_path / "d", device="tpu")
 
 
@@ -244,6 +245,7 @@ def test_other_files_are_rejected(tmp_path, content, what):
 
 
 def test_plain_safetensors_file_is_rejected(tmp_path):
+    stn = pytest.importorskip("safetensors.numpy")
     path = tmp_path / "plain.safetensors"
     stn.save_file({"w": np.ones(3, dtype=np.float32)}, path)
     with pytest.raises(CheckpointError, match="plain.safetensors.*not a gradflow checkpoint"):

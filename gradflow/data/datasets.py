@@ -3,6 +3,8 @@ from local IDX files, and redundant copies of a set for the stochastic-vs-batch 
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
 from typing import Literal
 
@@ -20,6 +22,53 @@ TWO_GAUSSIANS_MEANS = np.array([[-0.4, -0.8], [0.4, 0.8]])
 TWO_GAUSSIANS_STD = 0.2
 
 
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels 0..16 as float64 (1797, 64), labels) from scikit-learn's bundled CSV.
+
+    The CSV is read directly (fast; importing ``sklearn.datasets`` takes seconds); if the file
+    is not where scikit-learn keeps it, its public ``load_digits`` is used instead.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError("load_digits needs scikit-learn (it ships the data): "
+                          "pip install scikit-learn")
+    for root in spec.submodule_search_locations or []:
+        csv = os.path.join(root, "datasets", "data", "digits.csv.gz")
+        if os.path.exists(csv):
+            table = np.loadtxt(csv, delimiter=",", dtype=np.float64)
+            if table.shape == (1797, 65):
+                return table[:, :64], table[:, 64].astype(np.int64)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    return bunch.data, bunch.target.astype(np.int64)
+
+
+def _stratified_split(labels: np.ndarray, test_size: float | int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) index arrays, each class split in proportion; both in shuffled order."""
+    n = labels.shape[0]
+    if isinstance(test_size, float) and 0.0 < test_size < 1.0:
+        n_test = math.ceil(test_size * n)
+    elif isinstance(test_size, int | np.integer) and not isinstance(test_size, bool) \
+            and 0 < test_size < n:
+        n_test = int(test_size)
+    else:
+        raise ValueError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], "
+                         f"got {test_size!r}")
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * n_test / n
+    per_class = np.floor(share).astype(np.int64)
+    # hand the remaining test slots to the classes with the largest fractional shares
+    extra = np.argsort(-(share - per_class), kind="stable")[: n_test - per_class.sum()]
+    per_class[extra] += 1
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
+                           for c, k in zip(classes, per_class)])
+    train = np.setdiff1d(np.arange(n), test)
+    return rng.permutation(train), rng.permutation(test)
+
+
 def load_digits(test_size: float | int | None = None, seed: int = 0, flatten: bool = True
                 ) -> TensorDataset | tuple[TensorDataset, TensorDataset]:
     """The 1,797 8×8 handwritten digits that scikit-learn ships (no download).
@@ -28,29 +77,23 @@ def load_digits(test_size: float | int | None = None, seed: int = 0, flatten: bo
     ``flatten=False``; labels are int64 in 0..9.
 
     Args:
-        test_size: ``None`` returns the whole set as one TensorDataset; a fraction in (0, 1) or
-            a count returns ``(train, test)``, split stratified by label with ``seed``.
-        seed: the split's random seed.
+        test_size: ``None`` returns the whole set as one TensorDataset; a fraction in (0, 1)
+            (the test set gets ``ceil(test_size * N)`` examples) or a count returns
+            ``(train, test)``, split stratified by label (each digit in proportion).
+        seed: the split's random seed (the same seed gives the same split).
         flatten: rows of 64 pixels (True) or 8×8 images (False).
     """
-    try:
-        from sklearn.datasets import load_digits as sk_load_digits
-    except ImportError as exc:
-        raise ImportError("load_digits needs scikit-learn: pip install scikit-learn") from exc
-    bunch = sk_load_digits()
-    x = (bunch.data if flatten else bunch.images).astype(np.float32) / np.float32(16.0)
-    y = bunch.target.astype(np.int64)
+    pixels, y = _digits_arrays()
+    x = (pixels / 16.0).astype(np.float32)
+    if not flatten:
+        x = x.reshape(-1, 8, 8)
     if test_size is None:
         return TensorDataset(x, y)
-    from sklearn.model_selection import train_test_split
-
     try:
-        x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, random_state=seed,
-                                                  stratify=y)
+        train, test = _stratified_split(y, test_size, seed)
     except ValueError as exc:
-        raise ValueError(f"load_digits: invalid test_size={test_size!r} for {len(y)} examples "
-                         f"in 10 classes ({exc})") from exc
-    return TensorDataset(x_tr, y_tr), TensorDataset(x_te, y_te)
+        raise ValueError(f"load_digits: {exc}") from exc
+    return TensorDataset(x[train], y[train]), TensorDataset(x[test], y[test])
 
 
 def two_gaussians(n: int = 100, seed: int = 0,

@@ -4,8 +4,7 @@
     model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
 """
 
-from gradflow import functional
-from gradflow.nn import init, utils
+from gradflow.nn import functional, init, utils
 from gradflow.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from gradflow.nn.container import ModuleList, Sequential
 from gradflow.nn.dropout import Dropout

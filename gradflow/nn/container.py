@@ -37,9 +37,11 @@ class _Indexed(Module):
         return iter(self._modules.values())
 
     def _renumber(self, modules: Iterable[Module]) -> None:
-        self._modules.clear()
+        modules = list(modules)
+        for name in list(self._modules):
+            delattr(self, name)
         for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+            self.add_module(str(i), m)
 
     def __getitem__(self, idx: int | slice) -> Any:
         mods = list(self._modules.values())
@@ -50,7 +52,7 @@ class _Indexed(Module):
 
     def __setitem__(self, idx: int, module: Module) -> None:
         key = list(self._modules)[_index(self, idx)]
-        self._modules[key] = _check_module(self, module)
+        setattr(self, key, _check_module(self, module))
 
     def __delitem__(self, idx: int | slice) -> None:
         mods = list(self._modules.values())

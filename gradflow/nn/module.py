@@ -92,6 +92,9 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # --- registration -------------------------------------------------------------------------
+    # The three registries (_parameters, _buffers, _modules) are the truth for traversal and
+    # state_dict. Each registered value is mirrored in the instance __dict__ so that
+    # ``self.weight`` in a forward pass is a plain attribute read (no __getattr__ round trip).
     def _registry(self, kind: str) -> OrderedDict:
         try:
             return self.__dict__[kind]
@@ -100,39 +103,44 @@ class Module:
                                  f"Module.__init__(): call super().__init__() first in "
                                  f"{type(self).__name__}.__init__") from None
 
+    def _register(self, kind: str, name: str, value: Any) -> None:
+        reg = self._registry(kind)
+        if name not in reg:
+            self._forget(name)
+        reg[name] = value
+        self.__dict__[name] = value
+
     def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
         if isinstance(value, Parameter):
-            self._registry("_parameters")
-            self._forget(name)
-            self._parameters[name] = value
+            self._register("_parameters", name, value)
         elif isinstance(value, Module):
-            self._registry("_modules")
-            self._forget(name)
-            self._modules[name] = value
-        elif "_parameters" in self.__dict__ and name in self._parameters:
+            self._register("_modules", name, value)
+        elif "_parameters" in d and name in d["_parameters"]:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} of "
                                 f"{type(self).__name__} (nn.Parameter or None expected); wrap it: "
                                 f"nn.Parameter(value)")
-            self._parameters[name] = None
-        elif "_modules" in self.__dict__ and name in self._modules:
+            self._register("_parameters", name, None)
+        elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to child module {name!r} "
                                 f"of {type(self).__name__} (Module or None expected)")
-            self._modules[name] = None
-        elif "_buffers" in self.__dict__ and name in self._buffers:
+            self._register("_modules", name, None)
+        elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} of "
                                 f"{type(self).__name__} (Tensor or None expected)")
-            self._buffers[name] = value
+            self._register("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
 
     def _forget(self, name: str) -> None:
-        self.__dict__.pop(name, None)
+        d = self.__dict__
+        d.pop(name, None)
         for kind in ("_parameters", "_buffers", "_modules"):
-            self.__dict__[kind].pop(name, None)
-        self._non_persistent_buffers.discard(name)
+            d[kind].pop(name, None)
+        d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name: str) -> Any:  # only reached when normal lookup fails
         d = self.__dict__
@@ -142,40 +150,36 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        for kind in ("_parameters", "_buffers", "_modules"):
-            reg = self.__dict__.get(kind)
-            if reg is not None and name in reg:
-                del reg[name]
-                self._non_persistent_buffers.discard(name)
-                return
-        object.__delattr__(self, name)
+        d = self.__dict__
+        if any(name in d.get(kind, ()) for kind in ("_parameters", "_buffers", "_modules")):
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def _check_free(self, kind: str, name: Any, what: str) -> None:
+        _check_name(self, what, name)
+        if hasattr(self, name) and name not in self._registry(kind):
+            raise KeyError(f"{what}: attribute {name!r} already exists on "
+                           f"{type(self).__name__}; pick another name")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (a Parameter, or None for an absent one) under ``name``."""
-        self._registry("_parameters")
-        _check_name(self, "register_parameter", name)
+        self._check_free("_parameters", name, "register_parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None, got "
                             f"{type(param).__name__}; wrap it: nn.Parameter(tensor)")
-        if name in self.__dict__ or name in self._buffers or name in self._modules:
-            raise KeyError(f"register_parameter: attribute {name!r} already exists on "
-                           f"{type(self).__name__}")
-        self._parameters[name] = param
+        self._register("_parameters", name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register non-trainable state (e.g. running statistics) under ``name``.
 
         Buffers move with ``to()``; persistent ones are saved by ``state_dict()``.
         """
-        self._registry("_buffers")
-        _check_name(self, "register_buffer", name)
+        self._check_free("_buffers", name, "register_buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
-        if name in self.__dict__ or name in self._parameters or name in self._modules:
-            raise KeyError(f"register_buffer: attribute {name!r} already exists on "
-                           f"{type(self).__name__}")
-        self._buffers[name] = tensor
+        self._register("_buffers", name, tensor)
         if persistent:
             self._non_persistent_buffers.discard(name)
         else:
@@ -183,15 +187,11 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name``."""
-        self._registry("_modules")
-        _check_name(self, "add_module", name)
+        self._check_free("_modules", name, "add_module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got "
                             f"{type(module).__name__}")
-        if name in self.__dict__ or name in self._parameters or name in self._buffers:
-            raise KeyError(f"add_module: attribute {name!r} already exists on "
-                           f"{type(self).__name__}")
-        self._modules[name] = module
+        self._register("_modules", name, module)
 
     register_module = add_module
 

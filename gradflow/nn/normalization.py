@@ -20,13 +20,14 @@ class BatchNorm1d(Module):
     (·n/(n − 1)), as PyTorch. ``momentum=None`` uses the cumulative average (m = 1/t).
     Eval: normalize with the running statistics. ``track_running_stats=False`` always uses
     batch statistics and keeps no buffers.
-    Parameters ``weight`` (γ, ones) and ``bias`` (β, zeros) when ``affine``; buffers
+    Parameters ``weight`` (γ, ones) and ``bias`` (β, zeros; unless ``bias=False``) when
+    ``affine``; buffers
     ``running_mean`` (zeros), ``running_var`` (ones), ``num_batches_tracked`` (int64 0).
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype: Any = None,
-                 device: Any = None) -> None:
+                 device: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int) or \
                 num_features <= 0:
@@ -40,9 +41,13 @@ class BatchNorm1d(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
+        self.has_bias = affine and bias
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -64,8 +69,9 @@ class BatchNorm1d(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -86,7 +92,8 @@ class BatchNorm1d(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.has_bias}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class LayerNorm(Module):

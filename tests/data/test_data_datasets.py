@@ -19,6 +19,15 @@ def test_load_digits_whole_set():
     assert datasets.load_digits(flatten=False).arrays[0].shape == (1797, 8, 8)
 
 
+def test_load_digits_matches_scikit_learn():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x, y = datasets.load_digits().arrays
+    np.testing.assert_array_equal(x * 16, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+
+
 def test_load_digits_stratified_split():
     train, test = datasets.load_digits(test_size=0.2, seed=0)
     assert len(train) + len(test) == 1797 and len(test) == 360
@@ -28,8 +37,15 @@ def test_load_digits_stratified_split():
     np.testing.assert_array_equal(again.arrays[0], test.arrays[0])
     other = datasets.load_digits(test_size=0.2, seed=1)[1]
     assert not np.array_equal(other.arrays[0], test.arrays[0])
-    with pytest.raises(ValueError, match="test_size"):
-        datasets.load_digits(test_size=1.5)
+    train, test = datasets.load_digits(test_size=100, seed=0)
+    assert len(test) == 100 and set(test.arrays[1].tolist()) == set(range(10))
+    full = {r.tobytes() for r in datasets.load_digits().arrays[0]}
+    train_rows = {r.tobytes() for r in train.arrays[0]}
+    test_rows = {r.tobytes() for r in test.arrays[0]}
+    assert train_rows | test_rows == full and len(train) + len(test) == 1797
+    for bad in [1.5, 0.0, 0, 1797, True]:
+        with pytest.raises(ValueError, match="load_digits: test_size"):
+            datasets.load_digits(test_size=bad)
 
 
 def test_two_gaussians_matches_the_lecture():

@@ -112,6 +112,10 @@ def test_uniform_normal_errors():
         init.normal_(gf.empty(3), 0.0, -1.0)
     with pytest.raises(TypeError, match="floating-point tensor, got int64"):
         init.normal_(gf.zeros(3, dtype="int64"))
+    with pytest.raises(TypeError, match=r"uniform_: expected a Tensor, got ndarray"):
+        init.uniform_(np.zeros(3))
+    with pytest.raises(TypeError, match=r"constant_: expected a Tensor, got list"):
+        init.constant_([0.0], 1.0)
 
 
 @pytest.mark.parametrize("fn", [init.xavier_uniform_, init.xavier_normal_, init.kaiming_uniform_,

@@ -230,3 +230,13 @@ def test_dropout_eval_is_identity_and_seeded():
 def test_dropout_p_out_of_range(p):
     with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\)"):
         nn.Dropout(p)
+
+
+def test_namespace_exports():
+    import gradflow.functional as F
+    import gradflow.nn.functional as nnF
+
+    assert nnF.relu is F.relu and nn.functional.cross_entropy is F.cross_entropy
+    assert nn.init.xavier_uniform_ is not None and nn.utils.clip_grad_norm_ is not None
+    for name in nn.__all__:
+        assert getattr(nn, name) is not None, name

@@ -59,10 +59,13 @@ def test_batchnorm1d_train_then_eval_matches_torch(shape, momentum, rng):
     _same_state(ours, theirs)  # eval does not touch the running statistics
 
 
-@pytest.mark.parametrize("affine,track", [(False, True), (True, False), (False, False)])
-def test_batchnorm1d_options_match_torch(affine, track, rng):
-    theirs = torch.nn.BatchNorm1d(3, affine=affine, track_running_stats=track).double()
-    ours = nn.BatchNorm1d(3, affine=affine, track_running_stats=track, dtype="float64")
+@pytest.mark.parametrize("affine,track,bias", [(False, True, True), (True, False, True),
+                                               (False, False, True), (True, True, False)])
+def test_batchnorm1d_options_match_torch(affine, track, bias, rng):
+    theirs = torch.nn.BatchNorm1d(3, affine=affine, track_running_stats=track, bias=bias).double()
+    ours = nn.BatchNorm1d(3, affine=affine, track_running_stats=track, bias=bias,
+                          dtype="float64")
+    assert repr(ours) == repr(theirs)
     _pair(ours, theirs, rng)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert list(ours.state_dict()) == list(theirs.state_dict())
@@ -77,8 +80,7 @@ def test_batchnorm1d_float32_default_and_repr():
     m = nn.BatchNorm1d(5)
     assert m.weight.dtype == np.float32 and m.running_var.dtype == np.float32
     assert m.num_batches_tracked.dtype == np.int64
-    assert repr(m) == ("BatchNorm1d(5, eps=1e-05, momentum=0.1, affine=True, "
-                       "track_running_stats=True)")
+    assert repr(m) == repr(torch.nn.BatchNorm1d(5))
     y = m(gf.randn(16, 5))
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.numpy().mean(0), 0, atol=1e-5)

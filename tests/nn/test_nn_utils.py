@@ -116,15 +116,17 @@ def test_clip_grad_norm_bumps_version_and_keeps_arrays(rng):
     assert all(p.grad._version == v + 1 for p, v in zip(ours, versions))
 
 
-@pytest.mark.xfail(reason="core bug: x.sum().backward() leaves x.grad as a read-only broadcast "
-                          "view, so nothing can update it in place", strict=True)
-def test_clip_grad_norm_on_grad_of_a_plain_sum():
+def test_clipping_grads_of_a_plain_sum():
+    """Regression: sum's backward is a read-only broadcast view; the engine must hand the leaf a
+    writable copy so that clipping (and zero_grad(set_to_none=False)) can work in place."""
     w = nn.Parameter(gf.ones(4))
-    (w * 3.0).sum().backward()  # fine: the grad comes out of mul's backward
-    w.grad = None
-    w.sum().backward()          # the grad is sum's broadcast_to view
+    w.sum().backward()
     clip_grad_norm_([w], 1.0)
     np.testing.assert_allclose(np.linalg.norm(w.grad.numpy()), 1.0, rtol=1e-5)
+    w.grad = None
+    w.mean().backward()
+    clip_grad_value_([w], 0.1)
+    np.testing.assert_allclose(w.grad.numpy(), 0.1)
 
 
 @pytest.mark.parametrize("clip_value", [0.3, 10.0])

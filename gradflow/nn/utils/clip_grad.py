@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from gradflow.tensor import Tensor
 
 Params = Tensor | Iterable[Tensor]
@@ -129,7 +131,7 @@ def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-
         w_norm = xp.maximum(_norm(xp, p.data, 2.0), eps)
         g_norm = _norm(xp, g.data, 2.0)
         limit = clip_factor * w_norm
-        tiny = xp.finfo(g.dtype).tiny
+        tiny = float(np.finfo(g.dtype).tiny)
         scale = xp.where(g_norm > limit, limit / xp.maximum(g_norm, tiny), 1.0)
         g.data *= scale.astype(g.dtype)
         g._ver.v += 1
