@@ -75,8 +75,12 @@ class LRScheduler:
         """Advance one epoch and set every group's ``lr``."""
         self._step_count += 1
         self.last_epoch += 1
-        values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):
+            raise RuntimeError(f"{type(self).__name__}: the optimizer has {len(groups)} param "
+                               f"groups but the scheduler was built for {len(self.base_lrs)}; "
+                               "create the scheduler after the last add_param_group()")
+        for group, lr in zip(groups, self.get_lr()):
             group["lr"] = lr
         self._last_lr = self._current()
 
@@ -278,8 +282,10 @@ class ReduceLROnPlateau(LRScheduler):
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != n:
                 raise ValueError(f"{cls}: got {len(min_lr)} min_lr values for {n} param groups")
+            self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
+            self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * n
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, patience
@@ -304,14 +310,24 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
-                old = float(group["lr"])
-                new = max(old * self.factor, min_lr)
-                if old - new > self.eps:
-                    group["lr"] = new
+            self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = self._current()
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} param "
+                                   f"groups but min_lr has {len(self.min_lrs)} values; set "
+                                   "scheduler.min_lrs to one value per group")
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            old = float(group["lr"])
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
 
     def _is_better(self, a: float) -> bool:
         best, th = self.best, self.threshold

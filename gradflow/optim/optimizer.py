@@ -8,6 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from gradflow.autograd.grad_mode import enable_grad, no_grad
 from gradflow.tensor import Tensor
 
@@ -233,6 +235,8 @@ def _load_value(name: str, value: Any, p: Tensor, index: Any, key: str) -> Any:
     """A state value for parameter ``p``: a fresh Tensor on ``p``'s device, or a number."""
     if not (isinstance(value, Tensor) or (hasattr(value, "shape") and hasattr(value, "dtype"))):
         return copy.deepcopy(value)
+    if not hasattr(value.dtype, "kind"):  # another framework's tensor (e.g. PyTorch's)
+        value = np.asarray(value)
     shape = tuple(value.shape)
     if shape == ():  # a 0-d counter (e.g. PyTorch's "step" tensor)
         return value.item()

@@ -59,13 +59,13 @@ def _groups(params, groups):
 
 
 def run_parity(gf_cls, torch_cls, kwargs, dtype="float64", steps=30, rtol=1e-10, atol=0.0,
-               groups=None, sign=1.0, shared_grads=False):
+               groups=None, sign=1.0, shared_grads=False, device="cpu"):
     """Train the twin with both optimizers; compare every parameter after every step.
 
     With ``shared_grads`` PyTorch gets gradflow's gradients (bit for bit), so that only the
     optimizers' arithmetic differs (used in float32, where the two backward passes round apart).
     """
-    t = Twin(dtype, sign=sign)
+    t = Twin(dtype, sign=sign, device=device)
     gopt = gf_cls(_groups(t.params, groups), **kwargs)
     topt = torch_cls(_groups(t.tparams, groups), foreach=False, **kwargs)
     for step in range(steps):

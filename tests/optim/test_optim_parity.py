@@ -22,16 +22,21 @@ CONFIGS = [
     ("Adam", {"lr": 0.01, "amsgrad": True}),
     ("Adam", {"lr": 0.02, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.01,
               "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "betas": (0.3, 0.6)}),  # lerp weight >= 0.5: the other branch
     ("AdamW", {"lr": 0.01}),
     ("AdamW", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
     ("RMSprop", {"lr": 0.01, "centered": True}),
     ("RMSprop", {"lr": 0.01, "weight_decay": 0.05}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.3, "centered": True}),
     ("RMSprop", {"lr": 0.005, "alpha": 0.9, "eps": 1e-6, "momentum": 0.5, "centered": True,
                  "weight_decay": 0.01}),
 ]
 IDS = [name + "-" + ",".join(f"{k}={v}" for k, v in kw.items()) for name, kw in CONFIGS]
+# In float32, centered RMSprop with a small alpha takes sqrt(s - g_avg^2) with s ~ g_avg^2: the
+# cancellation magnifies PyTorch's fused multiply-add rounding far beyond 1e-6 (float64 is fine).
+F32 = [(c, i) for c, i in zip(CONFIGS, IDS) if c[1].get("alpha") != 0.3]
 
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=IDS)
@@ -39,7 +44,7 @@ def test_matches_torch_float64(parity, name, kwargs):
     parity(getattr(optim, name), getattr(torch.optim, name), kwargs, "float64", steps=30)
 
 
-@pytest.mark.parametrize("name,kwargs", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("name,kwargs", [c for c, _ in F32], ids=[i for _, i in F32])
 def test_matches_torch_float32(parity, name, kwargs):
     t, _, _ = parity(getattr(optim, name), getattr(torch.optim, name), kwargs, "float32",
                      steps=25, rtol=1e-6, atol=1e-6, shared_grads=True)
@@ -117,20 +122,14 @@ def test_params_without_grad_are_skipped_like_torch(twin, name, kwargs):
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10)
 
 
-@pytest.mark.skipif(not gf.cuda.is_available(), reason="CUDA (CuPy and a GPU) not available")
 @pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
                                          ("Adam", {"lr": 0.01, "amsgrad": True}),
                                          ("AdamW", {"lr": 0.01}),
                                          ("RMSprop", {"lr": 0.01, "momentum": 0.5,
                                                       "centered": True})])
-def test_cuda_matches_cpu(twin, name, kwargs):
-    cpu, gpu = twin(), twin(device="cuda")
-    opts = [getattr(optim, name)(t.params, **kwargs) for t in (cpu, gpu)]
-    for _ in range(25):
-        for t, opt in zip((cpu, gpu), opts):
-            opt.zero_grad()
-            t.backward()
-            opt.step()
-    for p, q in zip(cpu.params, gpu.params):
-        assert q.device.startswith("cuda")
-        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-9, atol=1e-12)
+def test_matches_torch_on_each_device(parity, device, name, kwargs):
+    t, opt, _ = parity(getattr(optim, name), getattr(torch.optim, name), kwargs, steps=25,
+                       rtol=1e-9, atol=1e-12, device=device)
+    assert all(p.device.startswith(device) for p in t.params)
+    assert all(v.device.startswith(device) for st in opt.state.values() for v in st.values()
+               if isinstance(v, gf.Tensor))

@@ -137,3 +137,27 @@ def test_state_dict_keeps_scheduler_initial_lr():
     opt2 = optim.SGD([w], lr=0.1)
     opt2.load_state_dict(opt.state_dict())
     assert opt2.param_groups[0]["initial_lr"] == 0.1
+
+
+@pytest.mark.parametrize("cls,kwargs", CONFIGS, ids=IDS)
+def test_loads_a_torch_state_dict_and_continues_like_torch(twin, cls, kwargs):
+    t = twin()
+    topt = getattr(torch.optim, cls.__name__)(_groups(t.tparams), foreach=False, **kwargs)
+    for _ in range(5):
+        topt.zero_grad()
+        t.torch_backward()
+        topt.step()
+    with torch.no_grad():
+        for p, tp in zip(t.params, t.tparams):
+            p.data[...] = tp.numpy()
+    opt = cls(_groups(t.params), **kwargs)
+    opt.load_state_dict(topt.state_dict())
+    for _ in range(10):
+        opt.zero_grad()
+        topt.zero_grad()
+        t.backward()
+        t.torch_backward()
+        opt.step()
+        topt.step()
+    for p, tp in zip(t.params, t.tparams):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-10)
