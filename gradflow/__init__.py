@@ -45,6 +45,11 @@ from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, s
 from gradflow.ops.matmul import matmul
 from gradflow.ops.shape import concatenate, stack
 
+from gradflow.io import load, save
+
+# Subpackages most programs use, reachable as gf.nn, gf.optim, ... (imported after the core).
+from gradflow import functional, nn, optim, data  # noqa: E402, I001
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -54,5 +59,6 @@ __all__ = [
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "matmul", "exp",
     "log", "sqrt", "abs", "tanh", "sin", "cos", "erf", "maximum", "minimum", "where", "clip",
     "concatenate", "stack", "relu", "sigmoid", "softmax", "add", "sub", "mul", "div",
-    "float16", "float32", "float64", "int32", "int64", "uint8", "bool_",
+    "float16", "float32", "float64", "int32", "int64", "uint8", "bool_", "save", "load",
+    "functional", "nn", "optim", "data",
 ]

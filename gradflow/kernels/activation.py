@@ -41,15 +41,26 @@ def leaky_relu_backward(xp, g, x, negative_slope=0.01):
 
 @kernel
 def sigmoid(xp, x):
-    e = xp.exp(-xp.abs(x))
-    inv = 1 / (1 + e)
-    return xp.where(x >= 0, inv, e * inv)
+    """1/(1 + e^{−x}) computed in place on a clipped copy: |x| ≤ 88 (float32) or 708 (float64)
+    keeps e^{−x} finite, and σ at the clip points is already 0 or 1 to working precision."""
+    if x.dtype.kind != "f":
+        x = x.astype("float32")
+    lim = 88.0 if x.dtype.itemsize <= 4 else 708.0
+    y = xp.clip(x, -lim, lim)
+    xp.negative(y, out=y)
+    xp.exp(y, out=y)
+    y += 1
+    xp.reciprocal(y, out=y)
+    return y
 
 
 @kernel
 def sigmoid_backward(xp, g, y):
     """dσ/dx = σ(1 − σ)."""
-    return g * y * (1 - y)
+    t = 1 - y
+    t *= y
+    t *= g
+    return t
 
 
 @kernel
@@ -60,7 +71,10 @@ def tanh(xp, x):
 @kernel
 def tanh_backward(xp, g, y):
     """d tanh/dx = 1 − tanh²."""
-    return g * (1 - y * y)
+    t = y * y
+    xp.subtract(1, t, out=t)
+    t *= g
+    return t
 
 
 @kernel
@@ -98,19 +112,28 @@ def softmax(xp, x, axis=-1):
 @kernel
 def softmax_backward(xp, g, y, axis=-1):
     """dL/dx = y ⊙ (g − Σ g ⊙ y)."""
-    return y * (g - xp.sum(g * y, axis=axis, keepdims=True))
+    t = g * y
+    s = xp.sum(t, axis=axis, keepdims=True)
+    xp.subtract(g, s, out=t)
+    t *= y
+    return t
 
 
 @kernel
 def log_softmax(xp, x, axis=-1):
     shifted = x - xp.max(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    e = xp.exp(shifted)
+    shifted -= xp.log(xp.sum(e, axis=axis, keepdims=True))
+    return shifted
 
 
 @kernel
 def log_softmax_backward(xp, g, y, axis=-1):
     """dL/dx = g − e^{y} Σ g (y = log_softmax(x))."""
-    return g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True)
+    t = xp.exp(y)
+    t *= xp.sum(g, axis=axis, keepdims=True)
+    xp.subtract(g, t, out=t)
+    return t
 
 
 @kernel

@@ -58,3 +58,32 @@ def bce_with_logits_backward(xp, g, z, t):
 def squared_error(xp, a, b):
     d = a - b
     return d * d
+
+
+@kernel
+def softmax_cross_entropy_indices(xp, logits, target, label_smoothing=0.0):
+    """Per-example loss from class indices (N, d...) without building the dense target:
+    ℓ = −(1 − ε) log p_y − (ε/C) Σ_c log p_c. Returns the loss and log-probabilities."""
+    logp = log_softmax(xp, logits, axis=1)
+    picked = xp.take_along_axis(logp, xp.expand_dims(target, 1), axis=1).squeeze(1)
+    if not label_smoothing:
+        return -picked, logp
+    c = logits.shape[1]
+    return (-(1 - label_smoothing) * picked
+            - (label_smoothing / c) * xp.sum(logp, axis=1)), logp
+
+
+@kernel
+def softmax_cross_entropy_indices_backward(xp, g, logp, target, label_smoothing=0.0):
+    """dℓ/dz = (softmax(z) − q') · g with q' = (1 − ε) onehot(y) + ε/C, in place on softmax."""
+    p = xp.exp(logp)
+    if label_smoothing:
+        p -= label_smoothing / logp.shape[1]
+    if p.ndim == 2:
+        p[xp.arange(p.shape[0]), target] -= 1 - label_smoothing
+    else:
+        idx = xp.expand_dims(target, 1)
+        xp.put_along_axis(p, idx, xp.take_along_axis(p, idx, axis=1) - (1 - label_smoothing),
+                          axis=1)
+    p *= xp.expand_dims(g, 1)
+    return p

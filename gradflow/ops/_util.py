@@ -20,8 +20,12 @@ def first_order() -> bool:
     return not _State.grad_enabled
 
 
+_PY_SCALARS = frozenset((float, int, bool, complex))
+
+
 def is_scalar(x) -> bool:
-    return isinstance(x, numbers.Number)
+    """A Python number (NumPy scalars are turned into these by :func:`as_operand`)."""
+    return x.__class__ in _PY_SCALARS or isinstance(x, numbers.Number)
 
 
 def as_operand(x, like: Tensor | None = None):

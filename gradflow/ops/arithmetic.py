@@ -52,6 +52,10 @@ class Sub(Function):
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
+        if first_order():
+            k = ctx.k
+            return (wrap(ctx, k.sum_to(g.data, sa)) if na else None,
+                    wrap(ctx, k.sum_to(k.neg(g.data), sb)) if nb else None)
         return (sum_to(g, sa) if na else None, sum_to(-g, sb) if nb else None)
 
 
@@ -72,6 +76,11 @@ class Mul(Function):
         ca, cb = ctx.consts
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
+        if first_order():
+            k, gd = ctx.k, g.data
+            ga = wrap(ctx, k.sum_to(gd * (cb if b is None else b.data), sa)) if na else None
+            gb = wrap(ctx, k.sum_to(gd * (ca if a is None else a.data), sb)) if nb else None
+            return ga, gb
         ga = sum_to(g * (cb if b is None else b), sa) if na else None
         gb = sum_to(g * (ca if a is None else a), sb) if nb else None
         return ga, gb
@@ -94,6 +103,13 @@ class Div(Function):
         ca, cb = ctx.consts
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
+        if first_order():
+            k, gd = ctx.k, g.data
+            bd = cb if b is None else b.data
+            ad = ca if a is None else a.data
+            ga = wrap(ctx, k.sum_to(gd / bd, sa)) if na else None
+            gb = wrap(ctx, k.sum_to(-gd * ad / (bd * bd), sb)) if nb else None
+            return ga, gb
         b_ = cb if b is None else b
         a_ = ca if a is None else a
         ga = sum_to(g / b_, sa) if na else None

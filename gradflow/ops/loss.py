@@ -64,6 +64,26 @@ class SoftmaxCrossEntropy(Function):
                              [nz, nq], [g])
 
 
+class SoftmaxCrossEntropyIndices(Function):
+    """Per-example cross-entropy from class indices, fused forward and first-order backward."""
+
+    @staticmethod
+    def forward(ctx, z, target, label_smoothing):
+        ctx.target, ctx.smoothing = target, label_smoothing
+        loss, logp = ctx.k.softmax_cross_entropy_indices(z, target, label_smoothing)
+        ctx.save_for_backward(z, logp)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        z, logp = ctx.saved_tensors
+        if first_order():
+            return wrap(ctx, ctx.k.softmax_cross_entropy_indices_backward(
+                g.data, logp.data, ctx.target, ctx.smoothing))
+        q = wrap(ctx, ctx.k.smoothed_target(ctx.target, z.shape[1], z.dtype, ctx.smoothing, True))
+        return composite_vjp(lambda z_: -(q * log_softmax(z_, 1)).sum(1), [z], [True], [g])[0]
+
+
 class BCEWithLogits(Function):
     """max(z, 0) − z t + log(1 + e^{−|z|}) elementwise; d/dz = σ(z) − t, d/dt = −z."""
 
@@ -144,11 +164,10 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean",
     c = logits.shape[1]
     if target.dtype.kind in "iub":
         idx = _class_target(logits, target, "cross_entropy")
-        q = wrap_backend(logits, logits.backend.k.smoothed_target(
-            idx, c, logits.dtype, label_smoothing, True))
-    else:
-        _same_shape(logits, target, "cross_entropy")
-        q = target if not label_smoothing else target * (1 - label_smoothing) + label_smoothing / c
+        loss = SoftmaxCrossEntropyIndices.apply(logits, idx, float(label_smoothing))
+        return _reduce(loss, reduction, "cross_entropy")
+    _same_shape(logits, target, "cross_entropy")
+    q = target if not label_smoothing else target * (1 - label_smoothing) + label_smoothing / c
     loss = SoftmaxCrossEntropy.apply(logits, q)
     return _reduce(loss, reduction, "cross_entropy")
 
