@@ -208,9 +208,11 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = _prepare(a, b, "div")
-    if isinstance(a, Tensor) and a.dtype.kind in "biu" and (
-            not isinstance(b, Tensor) or b.dtype.kind in "biu"):
-        a = a.to(dtype=DEFAULT_FLOAT)  # true division of integers is floating point
+    # true division of integers is floating point (the default float, as PyTorch)
+    if isinstance(a, Tensor) and a.dtype.kind in "biu":
+        a = a.to(dtype=DEFAULT_FLOAT)
+    if isinstance(b, Tensor) and b.dtype.kind in "biu":
+        b = b.to(dtype=DEFAULT_FLOAT)
     return Div.apply(a, b)
 
 
