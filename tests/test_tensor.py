@@ -59,7 +59,7 @@ def test_creation_functions():
     assert gf.arange(5).dtype == np.int64 and gf.arange(0, 1, 0.25).dtype == np.float32
     assert gf.zeros_like(f).shape == (2, 2) and gf.ones_like(f, dtype="float64").dtype == "float64"
     r = gf.rand(1000)
-    assert 0 <= r.numpy().min() and r.numpy().max() < 1 and r.dtype == np.float32
+    assert r.numpy().min() >= 0 and r.numpy().max() < 1 and r.dtype == np.float32
     n = gf.randn(10000, dtype="float64")
     assert abs(n.numpy().mean()) < 0.05 and abs(n.numpy().std() - 1) < 0.05
     assert gf.ones(2, requires_grad=True).requires_grad
