@@ -342,3 +342,13 @@ def test_python_scalars_do_not_promote():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     assert (x * np.float64(2.0)).dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [F.sigmoid, F.tanh, F.relu, gf.exp, F.gelu, lambda t: t * t,
+                                lambda t: t / 2.0, lambda t: F.softmax(t.reshape(1), 0)])
+def test_zero_dimensional_tensors_forward_and_backward(fn):
+    x = gf.tensor(0.3, requires_grad=True)
+    y = fn(x)
+    y.sum().backward()
+    assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
+    assert isinstance(y.data, np.ndarray)

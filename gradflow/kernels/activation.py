@@ -46,7 +46,7 @@ def sigmoid(xp, x):
     if x.dtype.kind != "f":
         x = x.astype("float32")
     lim = 88.0 if x.dtype.itemsize <= 4 else 708.0
-    y = xp.clip(x, -lim, lim)
+    y = xp.clip(x, -lim, lim, out=xp.empty_like(x))
     xp.negative(y, out=y)
     xp.exp(y, out=y)
     y += 1
@@ -57,7 +57,7 @@ def sigmoid(xp, x):
 @kernel
 def sigmoid_backward(xp, g, y):
     """dσ/dx = σ(1 − σ)."""
-    t = 1 - y
+    t = xp.subtract(1, y, out=xp.empty_like(y))
     t *= y
     t *= g
     return t
@@ -71,7 +71,7 @@ def tanh(xp, x):
 @kernel
 def tanh_backward(xp, g, y):
     """d tanh/dx = 1 − tanh²."""
-    t = y * y
+    t = xp.multiply(y, y, out=xp.empty_like(y))
     xp.subtract(1, t, out=t)
     t *= g
     return t
@@ -112,7 +112,7 @@ def softmax(xp, x, axis=-1):
 @kernel
 def softmax_backward(xp, g, y, axis=-1):
     """dL/dx = y ⊙ (g − Σ g ⊙ y)."""
-    t = g * y
+    t = xp.multiply(g, y, out=xp.empty_like(y))
     s = xp.sum(t, axis=axis, keepdims=True)
     xp.subtract(g, s, out=t)
     t *= y
@@ -130,7 +130,7 @@ def log_softmax(xp, x, axis=-1):
 @kernel
 def log_softmax_backward(xp, g, y, axis=-1):
     """dL/dx = g − e^{y} Σ g (y = log_softmax(x))."""
-    t = xp.exp(y)
+    t = xp.exp(y, out=xp.empty_like(y))
     t *= xp.sum(g, axis=axis, keepdims=True)
     xp.subtract(g, t, out=t)
     return t

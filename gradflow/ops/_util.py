@@ -10,8 +10,13 @@ from gradflow.tensor import Tensor
 
 
 def wrap(ctx, array) -> Tensor:
-    """A constant Tensor on ``ctx``'s backend (used for first-order fused backward results)."""
-    return Tensor._make(array, ctx.backend)
+    """A constant Tensor on ``ctx``'s backend (used for first-order fused backward results).
+
+    NumPy turns some 0-d results into scalars; those become 0-d arrays again."""
+    backend = ctx.backend
+    if not backend.owns(array):
+        array = backend.asarray(array)
+    return Tensor._make(array, backend)
 
 
 def first_order() -> bool:
