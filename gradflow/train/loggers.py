@@ -1,0 +1,178 @@
+"""Logging callbacks: ``CSVLogger``, ``TensorBoardLogger`` (tensorboardX), ``MLflowLogger``.
+
+tensorboardX and mlflow are optional (``pip install gradflow[logging]``) and imported only when
+training begins.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from gradflow.train._optional import require
+from gradflow.train.callbacks import Callback
+
+if TYPE_CHECKING:
+    from gradflow.train.trainer import Trainer
+
+__all__ = ["CSVLogger", "TensorBoardLogger", "MLflowLogger", "scalars"]
+
+
+def scalars(logs: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of an epoch's logs (not ``epoch`` itself) as floats."""
+    return {k: float(v) for k, v in logs.items()
+            if k != "epoch" and isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _make_parent(path: str) -> None:
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+
+
+class CSVLogger(Callback):
+    """Write one row per epoch to ``path`` (header: the first record's keys), flushed each epoch.
+
+    The file is rewritten when training begins; a resumed run first writes the records it
+    restored, so the file always matches ``history``.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter | None = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        _make_parent(self.path)
+        self._file = open(self.path, "w", newline="")  # noqa: SIM115 - closed on train end
+        self._writer = None
+        for record in trainer.history.records:
+            self._write(record)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        self._write(logs)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=list(record), restval="",
+                                          extrasaction="ignore")
+            self._writer.writeheader()
+        self._writer.writerow(record)
+        self._file.flush()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __repr__(self) -> str:
+        return f"CSVLogger({self.path!r})"
+
+
+class TensorBoardLogger(Callback):
+    """Write every numeric metric of each epoch as a TensorBoard scalar (tag = the metric's name,
+    step = the epoch) with tensorboardX's ``SummaryWriter(logdir)``."""
+
+    def __init__(self, logdir: str | os.PathLike = "runs"):
+        self.logdir = os.fspath(logdir)
+        self.writer: Any = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        tbx = require("tensorboardX", "TensorBoardLogger")
+        self.writer = tbx.SummaryWriter(self.logdir)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for key, value in scalars(logs).items():
+            self.writer.add_scalar(key, value, epoch)
+        self.writer.flush()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def __repr__(self) -> str:
+        return f"TensorBoardLogger({self.logdir!r})"
+
+
+class MLflowLogger(Callback):
+    """Log a run to MLflow: parameters at the start, every numeric metric per epoch
+    (``step`` = epoch), the run ended (FINISHED, or FAILED/KILLED) when training ends.
+
+    Args:
+        tracking_uri: the tracking store. ``None`` uses ``sqlite:///<logdir>/mlflow.db`` (MLflow
+            3 no longer accepts the old ``./mlruns`` file store), with artifacts under
+            ``<logdir>/mlartifacts``.
+        experiment: experiment name (created if missing).
+        run_name: the run's name (MLflow picks one if ``None``).
+        params: extra parameters; they override the training configuration that is logged
+            (``epochs``, optimizer and its hyperparameters, ``batch_size``, ``l2``, clipping, ...).
+        logdir: where the default store lives.
+
+    Attributes:
+        run_id: the run's id once training has begun; ``tracking_uri``: the store in use.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, experiment: str = "gradflow",
+                 run_name: str | None = None, params: dict[str, Any] | None = None,
+                 logdir: str | os.PathLike = "runs"):
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"MLflowLogger: params must be a dict, got {type(params).__name__}")
+        self.tracking_uri = tracking_uri
+        self.experiment, self.run_name = experiment, run_name
+        self.params = dict(params or {})
+        self.logdir = os.path.abspath(os.fspath(logdir))
+        self.run_id: str | None = None
+        self._client: Any = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        require("mlflow", "MLflowLogger")
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        artifacts = None
+        if self.tracking_uri is None:
+            os.makedirs(self.logdir, exist_ok=True)
+            self.tracking_uri = f"sqlite:///{os.path.join(self.logdir, 'mlflow.db')}"
+            artifacts = Path(self.logdir, "mlartifacts").as_uri()
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        exp = client.get_experiment_by_name(self.experiment)
+        exp_id = exp.experiment_id if exp is not None else client.create_experiment(
+            self.experiment, artifact_location=artifacts)
+        self.run_id = client.create_run(exp_id, run_name=self.run_name).info.run_id
+        self._client = client
+        params = {**trainer.config, **self.params}
+        client.log_batch(self.run_id, params=[Param(str(k), str(v)[:6000])
+                                              for k, v in params.items()])
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        if self._client is None:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, epoch) for k, v in scalars(logs).items()]
+        self._client.log_batch(self.run_id, metrics=metrics)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self._client is None:
+            return
+        error = getattr(trainer, "error", None)
+        status = "FINISHED" if error is None else \
+            "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        reason = trainer.history.stop_reason
+        if reason is not None:
+            self._client.set_tag(self.run_id, "stop_reason", reason)
+        self._client.set_terminated(self.run_id, status=status)
+        self._client = None
+
+    def __repr__(self) -> str:
+        return (f"MLflowLogger(tracking_uri={self.tracking_uri!r}, "
+                f"experiment={self.experiment!r}, run_name={self.run_name!r})")

@@ -1,0 +1,409 @@
+"""``fit`` and the ``Trainer`` behind it: the seed lectures' PyTorch-style training loop.
+
+Per step: ``optimizer.zero_grad(); out = model(*inputs); loss = loss_fn(out, target);
+loss.backward()``; the explicit L2 term; gradient clipping; ``optimizer.step()``. Per epoch:
+the training loss and accuracy (summed on the device, read once), validation under
+``no_grad``/``eval``, the scheduler step, the stopping rules and the callbacks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import numbers
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradflow.autograd import no_grad
+from gradflow.backends import get_backend
+from gradflow.creation import tensor as make_tensor
+from gradflow.nn.module import Module
+from gradflow.nn.utils import clip_grad_adaptive_, clip_grad_norm_
+from gradflow.optim.lr_scheduler import ReduceLROnPlateau
+from gradflow.optim.optimizer import Optimizer
+from gradflow.tensor import Tensor
+from gradflow.train.callbacks import Callback
+from gradflow.train.checkpoint import (
+    load_callback_states,
+    restore_training_state,
+    training_state,
+)
+from gradflow.train.history import History
+from gradflow.train.metrics import EpochMeter, check_loss, check_metrics
+from gradflow.train.progress import ProgressBar
+
+__all__ = ["fit", "Trainer", "TrainingError"]
+
+_NAN_GUARDS = {True: "epoch", "epoch": "epoch", "step": "step", False: None, None: None}
+
+
+class TrainingError(RuntimeError):
+    """Training diverged (a non-finite loss). ``epoch``, ``step`` (global, from 1) and
+    ``history`` (the records so far, ``stop_reason="nan"``) say where."""
+
+    def __init__(self, message: str, *, epoch: int, step: int, history: History):
+        super().__init__(message)
+        self.epoch, self.step, self.history = epoch, step, history
+
+
+def _check_optional(name: str, value: Any, *, integer: bool = False,
+                    allow_zero: bool = False) -> Any:
+    """``None`` or a positive (or non-negative) int/real; a ValueError naming ``name``."""
+    if value is None:
+        return None
+    kind = numbers.Integral if integer else numbers.Real
+    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value) and (
+        value >= 0 if allow_zero else value > 0)
+    if not ok:
+        what = "int" if integer else "number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"fit: {name} must be None or a finite {what} {bound}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+class Trainer:
+    """The state of one training run; :func:`fit` builds one and calls :meth:`fit`.
+
+    Attributes visible to callbacks: ``model``, ``optimizer``, ``scheduler``, ``history``,
+    ``train_loader``, ``val_loader``, ``epochs``, ``epoch`` (the current epoch, from 1; after
+    training, the last one run), ``step`` (optimizer steps done, across resumes),
+    ``stop_training``, ``stop_reason``, ``config`` (the run's settings, for loggers) and
+    ``error`` (the exception that ended training, else ``None``). Arguments: see :func:`fit`.
+    """
+
+    def __init__(self, model: Module, loss_fn: Any, optimizer: Optimizer,
+                 train_loader: Iterable, val_loader: Iterable | None = None, epochs: int = 10,
+                 *, scheduler: Any = None, callbacks: Sequence[Callback] = (),
+                 device: Any = None, metrics: Sequence[str] = ("accuracy",),
+                 max_iters: int | None = None, loss_tol: float | None = None,
+                 clip_grad_norm: float | None = None, clip_grad_adaptive: float | None = None,
+                 l2: float = 0.0, nan_guard: bool | str = True, progress: bool = True):
+        if not isinstance(model, Module):
+            raise TypeError(f"fit: model must be a gradflow nn.Module, got "
+                            f"{type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(f"fit: loss_fn must be callable as loss_fn(output, target), got "
+                            f"{type(loss_fn).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"fit: optimizer must be a gradflow.optim.Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
+            if loader is not None and (isinstance(loader, Tensor) or
+                                       not hasattr(loader, "__iter__")):
+                raise TypeError(f"fit: {name} must be an iterable of (inputs..., target) batches "
+                                f"such as a DataLoader, got {type(loader).__name__}")
+        if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+            raise TypeError(f"fit: scheduler must have a step() method (an "
+                            f"optim.lr_scheduler object), got {type(scheduler).__name__}")
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+        self.max_iters = _check_optional("max_iters", max_iters, integer=True)
+        self.loss_tol = _check_optional("loss_tol", loss_tol)
+        self.clip_grad_norm = _check_optional("clip_grad_norm", clip_grad_norm)
+        self.clip_grad_adaptive = _check_optional("clip_grad_adaptive", clip_grad_adaptive)
+        if self.clip_grad_norm is not None and self.clip_grad_adaptive is not None:
+            raise ValueError("fit: pass clip_grad_norm or clip_grad_adaptive, not both")
+        self.l2 = _check_optional("l2", l2, allow_zero=True) or 0.0
+        if not isinstance(nan_guard, bool | str | None) or nan_guard not in _NAN_GUARDS:
+            raise ValueError(f"fit: nan_guard must be True/'epoch' (check once per epoch), "
+                             f"'step' (check every step) or False, got {nan_guard!r}")
+        self.nan_guard = _NAN_GUARDS[nan_guard]
+        self.metrics = check_metrics(metrics)
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"fit: callbacks must be gradflow.train.Callback instances, got "
+                                f"{type(cb).__name__}")
+        if progress and importlib.util.find_spec("tqdm") is not None \
+                and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+            callbacks.insert(0, ProgressBar())
+        order = sorted(range(len(callbacks)), key=lambda i: (callbacks[i]._order, i))
+        self.callbacks = [callbacks[i] for i in order]
+        self._step_callbacks = [cb for cb in self.callbacks
+                                if type(cb).on_step_end is not Callback.on_step_end]
+
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.scheduler, self.epochs = scheduler, int(epochs)
+        if device is not None:
+            self.backend = get_backend(device)
+        else:
+            first = next(iter(model.parameters()), None)
+            self.backend = get_backend(None) if first is None else first.backend
+        self.device = self.backend.device
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+        self._l2_params = [p for p in self.params if p.ndim >= 2]
+        self.history = History()
+        self.epoch = 0
+        self.step = 0
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.error: BaseException | None = None
+        self.resumed_from: str | None = None
+        self.config = self._config()
+
+    # --- the run --------------------------------------------------------------------------
+    def fit(self, resume: Any = None) -> History:
+        """Train (continuing from the checkpoint ``resume`` names, if given); return the
+        history."""
+        self.model.to(self.device)
+        saved = restore_training_state(self, resume) if resume is not None else None
+        self.history.stop_reason = None
+        self.stop_training, self.stop_reason, self.error = False, None, None
+        try:
+            self._call("on_train_begin")
+            if saved is not None:
+                load_callback_states(self, saved.get("callbacks") or {})
+            self._run()
+        except BaseException as exc:
+            self.error = exc
+            if self.history.stop_reason is None:
+                self.history.stop_reason = "interrupted" if isinstance(exc, KeyboardInterrupt) \
+                    else "error"
+            self._end_quietly()
+            raise
+        self._call("on_train_end")
+        return self.history
+
+    def _run(self) -> None:
+        for epoch in range(self.epoch + 1, self.epochs + 1):
+            if self.max_iters is not None and self.step >= self.max_iters:
+                self.history.stop_reason = "max_iters"
+                return
+            self.epoch = epoch
+            logs: dict[str, Any] = {"epoch": epoch}
+            self._call("on_epoch_begin", epoch, logs)
+            lr = float(self.optimizer.param_groups[0]["lr"])  # after any warm-up callback
+            start = time.perf_counter()
+            self.model.train()
+            logs.update(self._train_epoch(epoch, lr))
+            train_time = time.perf_counter() - start
+            if self.val_loader is not None:
+                logs.update(self._validate())
+            logs["lr"] = lr
+            logs["epoch_time"] = time.perf_counter() - start
+            logs["samples_per_s"] = logs.pop("_samples") / max(train_time, 1e-12)
+            logs["steps"] = self.step
+            self.history.append(logs)
+            self.history.steps = self.step
+            self._step_scheduler(logs)
+            if self.max_iters is not None and self.step >= self.max_iters:
+                self.stop_training, self.stop_reason = True, "max_iters"
+            elif self.loss_tol is not None and logs["loss"] < self.loss_tol:
+                self.stop_training, self.stop_reason = True, "loss_tol"
+            self._call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                self.history.stop_reason = self.stop_reason or "callback"
+                return
+        self.history.stop_reason = "epochs"
+
+    def _train_epoch(self, epoch: int, lr: float) -> dict[str, Any]:
+        model, loss_fn, opt = self.model, self.loss_fn, self.optimizer
+        meter = EpochMeter("accuracy" in self.metrics)
+        first_step = self.step
+        for batch in self.train_loader:
+            *inputs, target = self._batch(batch)
+            opt.zero_grad()
+            out = model(*inputs)
+            loss = loss_fn(out, target)
+            if self.step == first_step:
+                check_loss(loss)  # before backward, which would fail less clearly
+            if self.nan_guard == "step" and not math.isfinite(float(loss)):
+                self._diverged(epoch, self.step + 1, self.step + 1 - first_step, float(loss),
+                               lr)
+            loss.backward()
+            if self.l2:
+                self._add_l2()
+            if self.clip_grad_norm is not None:
+                clip_grad_norm_(self.params, self.clip_grad_norm, error_if_nonfinite=False)
+            elif self.clip_grad_adaptive is not None:
+                clip_grad_adaptive_(self.params, self.clip_grad_adaptive)
+            opt.step()
+            self.step += 1
+            meter.add(loss, out, target)
+            if self._step_callbacks:
+                detached = loss.detach()
+                for cb in self._step_callbacks:
+                    cb.on_step_end(self, self.step, detached)
+            if self.stop_training or (self.max_iters is not None and self.step >= self.max_iters):
+                break
+        if not len(meter):
+            raise ValueError(f"fit: train_loader yielded no batches in epoch {epoch} (a "
+                             "generator can be iterated only once: pass a DataLoader or a list)")
+        step_losses, mean, accuracy, samples = meter.read()
+        logs: dict[str, Any] = {"loss": mean}
+        if self.nan_guard and not math.isfinite(mean):
+            bad = int(np.flatnonzero(~np.isfinite(step_losses))[0])
+            self.history.append(dict(logs, epoch=epoch, lr=lr, steps=self.step))
+            self.history.steps = self.step
+            self._diverged(epoch, first_step + bad + 1, bad + 1, float(step_losses[bad]), lr)
+        if accuracy is not None:
+            logs["accuracy"] = accuracy
+        logs["_samples"] = samples
+        return logs
+
+    def _validate(self) -> dict[str, float]:
+        model = self.model
+        was_training = model.training
+        meter = EpochMeter("accuracy" in self.metrics)
+        model.eval()
+        try:
+            with no_grad():
+                for batch in self.val_loader:
+                    *inputs, target = self._batch(batch)
+                    out = model(*inputs)
+                    meter.add(self.loss_fn(out, target), out, target)
+        finally:
+            model.train(was_training)
+        if not len(meter):
+            raise ValueError("fit: val_loader yielded no batches")
+        _, mean, accuracy, _ = meter.read()
+        logs = {"val_loss": mean}
+        if accuracy is not None:
+            logs["val_accuracy"] = accuracy
+        return logs
+
+    def _add_l2(self) -> None:
+        """The gradient of l2/2·Σ‖W‖² (weights: parameters with ndim ≥ 2) added to each one's."""
+        l2 = self.l2
+        for p in self._l2_params:
+            extra = p.data * l2
+            g = p.grad
+            new = extra if g is None else g.data + extra
+            p.grad = Tensor._make(new, p.backend)
+
+    def _step_scheduler(self, logs: dict[str, Any]) -> None:
+        sched = self.scheduler
+        if sched is None:
+            return
+        if isinstance(sched, ReduceLROnPlateau):
+            sched.step(logs.get("val_loss", logs["loss"]))
+        else:
+            sched.step()
+
+    def _batch(self, batch: Any) -> list[Tensor]:
+        if isinstance(batch, Tensor) or not isinstance(batch, tuple | list) or len(batch) < 2:
+            got = type(batch).__name__ if not isinstance(batch, tuple | list) \
+                else f"a {type(batch).__name__} of {len(batch)}"
+            raise TypeError(f"fit: each batch must be a tuple (inputs..., target), got {got}")
+        items = []
+        for b in batch:
+            if not isinstance(b, Tensor):
+                b = make_tensor(b, device=self.device)
+            elif b.backend is not self.backend:
+                b = b.to(self.device)
+            items.append(b)
+        return items
+
+    def _diverged(self, epoch: int, step: int, in_epoch: int, value: float, lr: float) -> None:
+        self.history.stop_reason = "nan"
+        when = "" if self.nan_guard == "step" else (
+            " (checked once per epoch; pass nan_guard='step' to stop at the first bad step)")
+        raise TrainingError(
+            f"fit: the training loss is {value} at epoch {epoch}, step {in_epoch} of the epoch "
+            f"(global step {step}){when}. Training diverged: lower the learning rate (lr={lr:g}), "
+            "enable gradient clipping (fit(..., clip_grad_norm=1.0) or clip_grad_adaptive=0.01), "
+            "or look for NaN/inf in the inputs and loss with gf.detect_anomaly().",
+            epoch=epoch, step=step, history=self.history)
+
+    # --- callbacks --------------------------------------------------------------------------
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _end_quietly(self) -> None:
+        """``on_train_end`` of every callback while an exception propagates (theirs are
+        turned into warnings, so the original one is not masked)."""
+        for cb in self.callbacks:
+            try:
+                cb.on_train_end(self)
+            except Exception as exc:  # noqa: BLE001 - reported, the original error wins
+                warnings.warn(f"{type(cb).__name__}.on_train_end failed while training was "
+                              f"ending on an error: {type(exc).__name__}: {exc}", stacklevel=2)
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The training state a checkpoint holds (see :func:`checkpoint.training_state`)."""
+        return training_state(self)
+
+    def _config(self) -> dict[str, Any]:
+        group = self.optimizer.param_groups[0]
+        hyper = {k: v for k, v in group.items()
+                 if k not in ("params", "initial_lr") and isinstance(v, int | float | str | tuple)}
+        return {
+            "epochs": self.epochs, "max_iters": self.max_iters, "loss_tol": self.loss_tol,
+            "optimizer": type(self.optimizer).__name__, **hyper,
+            "scheduler": None if self.scheduler is None else type(self.scheduler).__name__,
+            "batch_size": getattr(self.train_loader, "batch_size", None),
+            "l2": self.l2, "clip_grad_norm": self.clip_grad_norm,
+            "clip_grad_adaptive": self.clip_grad_adaptive, "device": self.device,
+            "parameters": sum(p.size for p in self.model.parameters()),
+            "model": type(self.model).__name__,
+        }
+
+
+def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_loader: Iterable,
+        val_loader: Iterable | None = None, epochs: int = 10, *, scheduler: Any = None,
+        callbacks: Sequence[Callback] = (), device: Any = None,
+        metrics: Sequence[str] = ("accuracy",), max_iters: int | None = None,
+        loss_tol: float | None = None, clip_grad_norm: float | None = None,
+        clip_grad_adaptive: float | None = None, l2: float = 0.0,
+        nan_guard: bool | str = True, resume: Any = None, progress: bool = True) -> History:
+    """Train ``model`` with the PyTorch-style loop of the seed lectures; return its History.
+
+    Each step: ``optimizer.zero_grad()``, ``out = model(*inputs)``, ``loss = loss_fn(out,
+    target)`` (a batch *mean*), ``loss.backward()``, then with ``l2 > 0`` the gradient of the
+    explicit penalty l2/2·Σ‖W‖² over the weights (parameters with ndim ≥ 2, so not biases or
+    norm scales; distinct from the optimizer's ``weight_decay``) is added to theirs, then
+    gradients are clipped (``clip_grad_norm``: total norm ≤ max; ``clip_grad_adaptive``:
+    per parameter ‖g‖/max(‖w‖, 1e-3) ≤ factor), then ``optimizer.step()``.
+
+    Each epoch records ``loss`` (the mean over samples of the data loss, without the L2 term),
+    ``accuracy`` (with ``"accuracy"`` in ``metrics``: argmax of multi-class logits; one logit
+    is positive iff > 0), ``val_loss``/``val_accuracy`` (with ``val_loader``, under ``no_grad``
+    and ``model.eval()``), ``lr`` (group 0's, during the epoch), ``epoch_time``,
+    ``samples_per_s`` and ``steps``. Per-step losses stay on the device and are read once per
+    epoch: no host sync per step. Then the scheduler steps (``ReduceLROnPlateau`` gets
+    ``val_loss``, else ``loss``) and the callbacks' ``on_epoch_end`` run.
+
+    Stopping: after ``epochs`` epochs in all (a resumed run counts the epochs it restored),
+    after ``max_iters`` optimizer steps in all (mid-epoch: that epoch is recorded as far as it
+    went), when an epoch's ``loss < loss_tol``, or when a callback sets
+    ``trainer.stop_training`` (``EarlyStopping``). ``History.stop_reason`` says which.
+
+    Args:
+        model, loss_fn, optimizer: the network, ``loss_fn(output, target) -> scalar Tensor``,
+            and an optimizer over (some of) ``model``'s parameters.
+        train_loader, val_loader: re-iterable sources of ``(inputs..., target)`` batches
+            (DataLoaders; their ``state_dict`` goes into checkpoints).
+        epochs: total epochs (positive int).
+        scheduler: an ``optim.lr_scheduler`` object, stepped once per epoch.
+        callbacks: ``Callback`` instances (``ModelCheckpoint`` runs after the others).
+        device: move the model (in place) and every batch there; ``None``: the model's device.
+        metrics: ``("accuracy",)`` or ``()``.
+        nan_guard: ``True``/``"epoch"``: after each epoch, a non-finite mean loss raises
+            :class:`TrainingError` naming the first bad step (found from the per-step losses
+            already on the device, so no extra sync); ``"step"``: check every step before
+            ``backward`` (one host sync per step; stops before a bad update); ``False``: off.
+        resume: a checkpoint file or a ``ModelCheckpoint`` directory (its ``last.gf``): load
+            the model, optimizer, scheduler, loaders, CPU random state, history and callback
+            states and continue, bit for bit as if never interrupted (on the CPU; the CuPy
+            generator's state cannot be saved, so GPU dropout differs after a resume).
+        progress: add a :class:`ProgressBar` (when tqdm is installed and none is given).
+
+    Raises:
+        TrainingError: the loss became NaN/inf (``nan_guard``); ``on_train_end`` still ran.
+        ValueError / TypeError: bad arguments, naming them.
+    """
+    trainer = Trainer(model, loss_fn, optimizer, train_loader, val_loader, epochs,
+                      scheduler=scheduler, callbacks=callbacks, device=device, metrics=metrics,
+                      max_iters=max_iters, loss_tol=loss_tol, clip_grad_norm=clip_grad_norm,
+                      clip_grad_adaptive=clip_grad_adaptive, l2=l2, nan_guard=nan_guard,
+                      progress=progress)
+    return trainer.fit(resume=resume)
