@@ -115,21 +115,23 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
+        """Run ``forward`` on the inputs' arrays and, when gradients are needed, record the node."""
         backend = None
         requires = False
         arrays = []
-        for i, a in enumerate(args):
+        append = arrays.append
+        for a in args:
             if isinstance(a, Tensor):
                 b = a._backend
                 if backend is None:
                     backend = b
                 elif b is not backend:
-                    _raise_mixed_devices(cls, args, i)
-                arrays.append(a.data)
-                if a.requires_grad:
+                    _raise_mixed_devices(cls, args)
+                append(a.data)
+                if a._requires_grad:
                     requires = True
             else:
-                arrays.append(a)
+                append(a)
         if backend is None:
             from gradflow.backends import cpu_backend
 
@@ -137,36 +139,44 @@ class Function:
         ctx = Context(cls, backend)
         record = requires and _State.grad_enabled
         if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         else:
             ctx.needs_input_grad = (False,) * len(args)
         raw = cls.forward(ctx, *arrays, **kwargs)
         backend = ctx.backend  # a forward may move its result to another device (ToDevice)
-        single = not isinstance(raw, tuple)
+        single = raw.__class__ is not tuple
         outs = (raw,) if single else raw
         owns = backend.owns
-        outs = tuple(o if o is None or owns(o) else backend.asarray(o) for o in outs)
+        if not all(o is None or owns(o) for o in outs):  # NumPy returns scalars for 0-d results
+            outs = tuple(o if o is None or owns(o) else backend.asarray(o) for o in outs)
         if _State.anomaly:
             _check_finite_forward(cls, args, outs, backend)
         if not record:
-            results = tuple(None if o is None else Tensor._make(o, backend) for o in outs)
-            return results[0] if single else results
+            if single:
+                return Tensor._make(outs[0], backend)
+            return tuple(None if o is None else Tensor._make(o, backend) for o in outs)
         ctx.edges = tuple(
-            None if not (isinstance(a, Tensor) and a.requires_grad)
-            else ((a.grad_fn, a._out_idx) if a.grad_fn is not None else a)
+            ((a.grad_fn, a._out_idx) if a.grad_fn is not None else a)
+            if isinstance(a, Tensor) and a._requires_grad else None
             for a in args)
         non_diff = ctx._non_diff
-        results = []
-        meta = []
-        for i, o in enumerate(outs):
-            if o is None:
-                results.append(None)
-                meta.append(None)
-                continue
-            diff = not any(o is nd for nd in non_diff)
-            results.append(Tensor._make(o, backend, diff, ctx if diff else None, i))
-            meta.append((o.shape, o.dtype))
-        ctx.out_meta = tuple(meta)
+        if single and not non_diff:
+            o = outs[0]
+            result = Tensor._make(o, backend, True, ctx, 0)
+            ctx.out_meta = ((o.shape, o.dtype),)
+            results = (result,)
+        else:
+            results = []
+            meta = []
+            for i, o in enumerate(outs):
+                if o is None:
+                    results.append(None)
+                    meta.append(None)
+                    continue
+                diff = not any(o is nd for nd in non_diff)
+                results.append(Tensor._make(o, backend, diff, ctx if diff else None, i))
+                meta.append((o.shape, o.dtype))
+            ctx.out_meta = tuple(meta)
         if ctx._to_save:
             ctx._saved = _resolve_saved(ctx._to_save, args, outs, results)
             ctx._to_save = ()
@@ -202,7 +212,7 @@ def _resolve_saved(to_save, args, outs, results):
     return tuple(saved)
 
 
-def _raise_mixed_devices(cls, args, index):
+def _raise_mixed_devices(cls, args):
     devices = [f"argument {i} on {a.device}" for i, a in enumerate(args) if isinstance(a, Tensor)]
     raise RuntimeError(
         f"{cls.__name__}: expected all tensors on one device, got " + ", ".join(devices)
