@@ -16,19 +16,58 @@ from gradflow.ops.shape import reshape
 from gradflow.tensor import Tensor
 
 
-class Relu(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.k.relu(x)
+class _FromOutput(Function):
+    """y = f(x) whose derivative is a function of y alone: save y; first-order backward runs the
+    fused kernel ``<kernel>_backward(g, y)``, a recorded backward runs ``composed(g, y)``."""
+
+    kernel: str
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = getattr(ctx.k, cls.kernel)(x)
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (y,) = ctx.saved_tensors
         if first_order():
-            return wrap(ctx, ctx.k.relu_backward(g.data, y.data))
-        return g * wrap(ctx, y.data > 0)
+            return wrap(ctx, getattr(ctx.k, cls.kernel + "_backward")(g.data, y.data))
+        return cls.composed(g, y)
+
+    @staticmethod
+    def composed(g: Tensor, y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Relu(_FromOutput):
+    """max(x, 0); dy/dx = [y > 0]."""
+
+    kernel = "relu"
+
+    @staticmethod
+    def composed(g, y):
+        return g * (y > 0)
+
+
+class Sigmoid(_FromOutput):
+    """σ(x); dσ/dx = σ(1 − σ)."""
+
+    kernel = "sigmoid"
+
+    @staticmethod
+    def composed(g, y):
+        return g * y * (1 - y)
+
+
+class Tanh(_FromOutput):
+    """tanh(x); d tanh/dx = 1 − tanh²."""
+
+    kernel = "tanh"
+
+    @staticmethod
+    def composed(g, y):
+        return g * (1 - y * y)
 
 
 class LeakyRelu(Function):
@@ -44,36 +83,6 @@ class LeakyRelu(Function):
         if first_order():
             return wrap(ctx, ctx.k.leaky_relu_backward(g.data, x.data, ctx.slope))
         return where(wrap(ctx, x.data > 0), g, g * ctx.slope)
-
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.k.sigmoid(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.sigmoid_backward(g.data, y.data))
-        return g * y * (1 - y)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.k.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.tanh_backward(g.data, y.data))
-        return g * (1 - y * y)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -21,15 +21,28 @@ def _broadcast_error(op: str, a, b, exc: Exception):
         "broadcast" in str(exc) else exc
 
 
-class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
+class _Binary(Function):
+    """Shared forward of the broadcasting binary ops: remember both shapes and any Python-number
+    operand, save the array operands when backward needs them, run the kernel, and name both
+    shapes when they do not broadcast."""
+
+    kernel: str
+    saves_inputs = False
+
+    @classmethod
+    def forward(cls, ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
         ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
+        if cls.saves_inputs:
+            ctx.save_for_backward(None if is_scalar(a) else a, None if is_scalar(b) else b)
         try:
-            return ctx.k.add(a, b)
+            return getattr(ctx.k, cls.kernel)(a, b)
         except ValueError as exc:
-            raise _broadcast_error("add", a, b, exc) from exc
+            raise _broadcast_error(cls.kernel, a, b, exc) from exc
+
+
+class Add(_Binary):
+    kernel = "add"
 
     @staticmethod
     def backward(ctx, g):
@@ -38,15 +51,8 @@ class Add(Function):
         return (sum_to(g, sa) if na else None, sum_to(g, sb) if nb else None)
 
 
-class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
-        try:
-            return ctx.k.sub(a, b)
-        except ValueError as exc:
-            raise _broadcast_error("sub", a, b, exc) from exc
+class Sub(_Binary):
+    kernel = "sub"
 
     @staticmethod
     def backward(ctx, g):
@@ -59,16 +65,9 @@ class Sub(Function):
         return (sum_to(g, sa) if na else None, sum_to(-g, sb) if nb else None)
 
 
-class Mul(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
-        ctx.save_for_backward(None if is_scalar(a) else a, None if is_scalar(b) else b)
-        try:
-            return ctx.k.mul(a, b)
-        except ValueError as exc:
-            raise _broadcast_error("mul", a, b, exc) from exc
+class Mul(_Binary):
+    kernel = "mul"
+    saves_inputs = True
 
     @staticmethod
     def backward(ctx, g):
@@ -86,16 +85,9 @@ class Mul(Function):
         return ga, gb
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
-        ctx.save_for_backward(None if is_scalar(a) else a, None if is_scalar(b) else b)
-        try:
-            return ctx.k.div(a, b)
-        except ValueError as exc:
-            raise _broadcast_error("div", a, b, exc) from exc
+class Div(_Binary):
+    kernel = "div"
+    saves_inputs = True
 
     @staticmethod
     def backward(ctx, g):
@@ -129,19 +121,11 @@ class Neg(Function):
         return Neg.apply(g)
 
 
-class Pow(Function):
+class Pow(_Binary):
     """a ** b. d/da = b a^(b−1); d/db = a^b log a (log 0 taken as 0, as JAX does)."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.consts = (a if is_scalar(a) else None, b if is_scalar(b) else None)
-        ctx.save_for_backward(None if is_scalar(a) else a, None if is_scalar(b) else b)
-        try:
-            out = ctx.k.power(a, b)
-        except ValueError as exc:
-            raise _broadcast_error("pow", a, b, exc) from exc
-        return out
+    kernel = "power"
+    saves_inputs = True
 
     @staticmethod
     def backward(ctx, g):
