@@ -75,7 +75,7 @@ def _shape(shape) -> tuple[int, ...]:
 def _filled(fill: str, shape, dtype, device, requires_grad) -> Tensor:
     backend = get_backend(device)
     dt = as_dtype(dtype) or DEFAULT_FLOAT
-    array = getattr(backend.xp, fill)(_shape(shape), dtype=dt)
+    array = getattr(backend, fill)(_shape(shape), dt)  # the backend names OOM errors clearly
     return Tensor._make(array, backend).requires_grad_(requires_grad)
 
 
@@ -97,7 +97,7 @@ def full(shape, value, dtype=None, device=None, requires_grad: bool = False) -> 
         dtype = DEFAULT_FLOAT if isinstance(value, float) else (
             "bool" if isinstance(value, bool) else "int64" if isinstance(value, int) else None)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    array = backend.xp.full(shape, value, dtype=as_dtype(dtype))
+    array = backend.full(shape, value, as_dtype(dtype))
     return Tensor._make(array, backend).requires_grad_(requires_grad)
 
 

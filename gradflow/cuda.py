@@ -1,15 +1,37 @@
-"""``gf.cuda``: whether CUDA can be used, how many devices, memory statistics."""
+"""``gf.cuda``: whether CUDA can be used, how many devices, memory statistics, the TF32 switch.
+
+``gf.cuda.allow_tf32 = True`` lets cuBLAS use TF32 tensor cores for float32 matmul (it sets
+``gradflow.backends.cuda.allow_tf32``, which every matmul on the GPU reads).
+"""
 
 from __future__ import annotations
 
-from gradflow.backends.cuda import device_count, is_available, unavailable_reason
+import sys
+import types
+
+from gradflow.backends import cuda as _backend_cuda
+from gradflow.backends.cuda import (
+    OutOfMemoryError,
+    device_count,
+    is_available,
+    oom_message,
+    unavailable_reason,
+)
 
 
 def memory_info(device: str = "cuda:0") -> dict:
-    """Memory pool and device memory in bytes (``RuntimeError`` if CUDA is unusable)."""
+    """Memory pool and device memory in bytes (``RuntimeError`` if CUDA is unusable):
+    ``pool_used_bytes``, ``pool_total_bytes``, ``device_free_bytes``, ``device_total_bytes``."""
     from gradflow.backends import get_backend
 
     return get_backend(device).memory_info()
+
+
+def empty_cache(device: str = "cuda:0") -> None:
+    """Return the memory pool's cached, unused blocks to the device."""
+    from gradflow.backends import get_backend
+
+    get_backend(device).empty_cache()
 
 
 def synchronize(device: str = "cuda:0") -> None:
@@ -18,4 +40,17 @@ def synchronize(device: str = "cuda:0") -> None:
     get_backend(device).synchronize()
 
 
-__all__ = ["is_available", "device_count", "unavailable_reason", "memory_info", "synchronize"]
+class _CudaModule(types.ModuleType):
+    @property
+    def allow_tf32(self) -> bool:
+        return bool(_backend_cuda.allow_tf32)
+
+    @allow_tf32.setter
+    def allow_tf32(self, value: bool) -> None:
+        _backend_cuda.allow_tf32 = bool(value)
+
+
+sys.modules[__name__].__class__ = _CudaModule
+
+__all__ = ["is_available", "device_count", "unavailable_reason", "memory_info", "empty_cache",
+           "synchronize", "OutOfMemoryError", "oom_message"]

@@ -53,6 +53,24 @@ class Backend:
         """Return an array of this backend holding the contents of the NumPy ``array``."""
         raise NotImplementedError
 
+    def copy_from(self, array: Any) -> Any:
+        """A copy on this device of an array from any backend (through the host by default)."""
+        from gradflow.backends import backend_of_array
+
+        return self.from_host(backend_of_array(array).to_host(array))
+
+    def empty(self, shape: tuple, dtype: Any) -> Any:
+        return self.xp.empty(shape, dtype=dtype)
+
+    def zeros(self, shape: tuple, dtype: Any) -> Any:
+        return self.xp.zeros(shape, dtype=dtype)
+
+    def ones(self, shape: tuple, dtype: Any) -> Any:
+        return self.xp.ones(shape, dtype=dtype)
+
+    def full(self, shape: tuple, value: Any, dtype: Any) -> Any:
+        return self.xp.full(shape, value, dtype=dtype)
+
     def owns(self, array: Any) -> bool:
         """Whether ``array`` is an array of this backend's device."""
         raise NotImplementedError

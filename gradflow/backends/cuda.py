@@ -3,17 +3,32 @@
 CuPy is imported lazily and guarded, so ``import gradflow`` works on machines with no CuPy and no
 GPU. On a machine without a driver CuPy imports fine and fails at its first CUDA call
 (``cudaErrorInsufficientDriver``); :func:`is_available` catches that and answers ``False``.
+
+Out of memory: the backend's allocating entry points (``from_host``, ``asarray``, ``copy_from``,
+``empty``/``zeros``/``full``) turn CuPy's ``OutOfMemoryError`` into :class:`OutOfMemoryError`
+whose message (:func:`oom_message`) says how much was asked, what the memory pool holds and what to
+try. Allocations inside kernels raise CuPy's own error.
+
+TF32: :data:`allow_tf32` lets cuBLAS round float32 matmul inputs to TF32 on tensor cores. CuPy's
+documented switch is the ``CUPY_TF32`` environment variable, read the first time a float32 matmul
+runs; gradflow starts from it and applies later changes of the flag through CuPy's
+``_core._routines_linalg.set_compute_type`` (see :func:`apply_tf32`).
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from gradflow.backends.base import Backend, KernelTable
 
 #: Let cuBLAS use TF32 tensor cores for float32 matmul (faster, ~1e-3 relative error).
-#: Off by default.
-allow_tf32: bool = False
+#: Off by default (on when the environment sets ``CUPY_TF32=1``). Read at every matmul.
+allow_tf32: bool = os.environ.get("CUPY_TF32", "0").strip() not in ("", "0")
+
+
+class OutOfMemoryError(MemoryError):
+    """The GPU could not hold an allocation; the message says how much and what to try."""
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +64,94 @@ def device_count() -> int:
     return cupy.cuda.runtime.getDeviceCount()
 
 
+def format_bytes(n: float | None) -> str:
+    """``1536`` -> ``'1.50 KiB'``; None -> ``'an unknown amount'``."""
+    if n is None:
+        return "an unknown amount"
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} TiB"  # pragma: no cover - unreachable
+
+
+def oom_message(exc: BaseException | None, requested_bytes: int | None, pool=None,
+                device: str | None = None, mem_get_info=None) -> str:
+    """The message for an out-of-memory error: what was asked, what the pool holds, what to try.
+
+    Args:
+        exc: the allocator's exception (its text is appended), or None.
+        requested_bytes: the size of the allocation that failed, if known.
+        pool: a CuPy ``MemoryPool`` (``used_bytes()``/``total_bytes()``); the default pool of
+            CuPy when None and CuPy imports.
+        device: the device string to name, e.g. ``"cuda:0"``.
+        mem_get_info: a callable returning (free, total) device bytes (CuPy's
+            ``runtime.memGetInfo`` when None and CuPy imports).
+    """
+    where = f" on {device}" if device else ""
+    parts = [f"CUDA out of memory{where}: tried to allocate {format_bytes(requested_bytes)}"]
+    if pool is None or mem_get_info is None:
+        try:
+            import cupy
+
+            pool = pool if pool is not None else cupy.get_default_memory_pool()
+            mem_get_info = mem_get_info or cupy.cuda.runtime.memGetInfo
+        except Exception:
+            pass
+    try:
+        parts.append(f"the memory pool holds {format_bytes(pool.total_bytes())} "
+                     f"({format_bytes(pool.used_bytes())} in use by arrays, the rest cached)")
+    except Exception:
+        parts.append("the memory pool's state is unknown")
+    try:
+        free, total = mem_get_info()
+        parts.append(f"the device has {format_bytes(free)} free of {format_bytes(total)}")
+    except Exception:
+        pass
+    msg = "; ".join(parts) + (". Try a smaller batch size, free tensors you no longer need "
+                              "(drop references, then gf.cuda.empty_cache()), or use a smaller "
+                              "model.")
+    if exc is not None and str(exc):
+        msg += f" (CuPy: {exc})"
+    return msg
+
+
+def apply_tf32(flag: bool) -> bool:
+    """Make cuBLAS float32 matmuls use (or stop using) TF32. True when applied at once.
+
+    Uses CuPy's ``set_compute_type`` (private, stable since CuPy 11); without it, falls back to
+    the documented ``CUPY_TF32`` variable, which CuPy reads only at the first float32 matmul.
+    """
+    try:
+        import numpy
+        from cupy._core import _routines_linalg as linalg
+
+        linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if flag
+                                else linalg.COMPUTE_TYPE_DEFAULT)
+        return True
+    except (ImportError, AttributeError):
+        os.environ["CUPY_TF32"] = "1" if flag else "0"
+        return False
+
+
+def _oom_types() -> tuple:
+    try:
+        from cupy.cuda.memory import OutOfMemoryError as CupyOOM
+    except Exception:  # pragma: no cover - CuPy without the class
+        return ()
+    return (CupyOOM,)
+
+
+def _nbytes(data, dtype=None) -> int | None:
+    n = getattr(data, "nbytes", None)
+    if n is not None and dtype is not None:
+        import numpy
+
+        n = data.size * numpy.dtype(dtype).itemsize
+    return n
+
+
 class CupyBackend(Backend):
     name = "cupy"
 
@@ -61,23 +164,83 @@ class CupyBackend(Backend):
         self.device = f"cuda:{index}"
         self.xp = cupy
         self._cupy_device = cupy.cuda.Device(index)
+        self._oom = _oom_types()
         with self._cupy_device:
             self.rng = self._make_rng(seed)
         self.k = KernelTable(self, generic_kernels(), cuda_kernels(self))
 
+    # --- out of memory ----------------------------------------------------------------------
+    def _oom_error(self, exc: BaseException, nbytes: int | None) -> OutOfMemoryError:
+        try:
+            pool = self.xp.get_default_memory_pool()
+        except Exception:
+            pool = None
+
+        def mem_get_info():
+            with self._cupy_device:
+                return self.xp.cuda.runtime.memGetInfo()
+
+        return OutOfMemoryError(oom_message(exc, nbytes, pool, self.device, mem_get_info))
+
+    # --- arrays -----------------------------------------------------------------------------
     def to_host(self, array):
         return array.get()
 
     def from_host(self, array):
-        with self._cupy_device:
-            return self.xp.asarray(array)
+        try:
+            with self._cupy_device:
+                return self.xp.asarray(array)
+        except self._oom as exc:
+            raise self._oom_error(exc, _nbytes(array)) from exc
+
+    def copy_from(self, array):
+        """A copy on this GPU of a NumPy array or of a CuPy array on any GPU (device to device,
+        peer to peer where the GPUs allow it; never through the host)."""
+        try:
+            with self._cupy_device:
+                return self.xp.array(array, copy=True)
+        except self._oom as exc:
+            raise self._oom_error(exc, _nbytes(array)) from exc
 
     def asarray(self, data, dtype=None):
-        with self._cupy_device:
-            return self.xp.asarray(data, dtype=dtype)
+        try:
+            with self._cupy_device:
+                return self.xp.asarray(data, dtype=dtype)
+        except self._oom as exc:
+            raise self._oom_error(exc, _nbytes(data, dtype)) from exc
+
+    def _create(self, fn, shape, dtype, *args):
+        try:
+            with self._cupy_device:
+                return fn(shape, *args, dtype=dtype)
+        except self._oom as exc:
+            import math
+
+            import numpy
+
+            shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
+            nbytes = math.prod(shape_t) * numpy.dtype(dtype or "float64").itemsize
+            raise self._oom_error(exc, nbytes) from exc
+
+    def empty(self, shape, dtype):
+        return self._create(self.xp.empty, shape, dtype)
+
+    def zeros(self, shape, dtype):
+        return self._create(self.xp.zeros, shape, dtype)
+
+    def ones(self, shape, dtype):
+        return self._create(self.xp.ones, shape, dtype)
+
+    def full(self, shape, value, dtype):
+        return self._create(self.xp.full, shape, dtype, value)
 
     def owns(self, array) -> bool:
         return isinstance(array, self.xp.ndarray) and array.device.id == self.index
+
+    # --- randomness -------------------------------------------------------------------------
+    def seed(self, seed: int) -> None:
+        with self._cupy_device:  # the generator's state lives on this GPU
+            self.rng = self._make_rng(seed)
 
     def _make_rng(self, seed):
         return self.xp.random.default_rng(seed)
@@ -89,11 +252,20 @@ class CupyBackend(Backend):
     def set_rng_state(self, state: dict) -> None:
         raise NotImplementedError("the CuPy generator state cannot be restored; use gf.manual_seed")
 
+    # --- device -----------------------------------------------------------------------------
     def synchronize(self) -> None:
         self._cupy_device.synchronize()
 
     def memory_info(self) -> dict:
-        pool = self.xp.get_default_memory_pool()
-        free, total = self.xp.cuda.runtime.memGetInfo()
-        return {"pool_used_bytes": pool.used_bytes(), "pool_total_bytes": pool.total_bytes(),
-                "device_free_bytes": free, "device_total_bytes": total}
+        """Bytes: the pool's in-use and reserved totals and the device's free and total memory.
+        (Querying the device is a driver call, not a synchronisation of the stream.)"""
+        with self._cupy_device:
+            pool = self.xp.get_default_memory_pool()
+            free, total = self.xp.cuda.runtime.memGetInfo()
+            return {"pool_used_bytes": pool.used_bytes(), "pool_total_bytes": pool.total_bytes(),
+                    "device_free_bytes": free, "device_total_bytes": total}
+
+    def empty_cache(self) -> None:
+        """Give the pool's cached, unused blocks back to the device."""
+        with self._cupy_device:
+            self.xp.get_default_memory_pool().free_all_blocks()

@@ -131,8 +131,9 @@ def _class_target(logits: Tensor, target, op: str):
         raise ValueError(f"{op}: class-index target must have shape {expected} for input of shape "
                          f"{logits.shape}, got {target.shape}")
     data = target.data
-    if data.size:
-        lo, hi = int(data.min()), int(data.max())  # one host sync; the error needs the values
+    if data.size:  # one host read of both bounds (a sync on a GPU): the error needs the values
+        xp = logits.backend.xp
+        lo, hi = (int(v) for v in logits.backend.to_host(xp.stack((data.min(), data.max()))))
         if lo < 0 or hi >= c:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{op}: class index {bad} is out of range [0, {c}) for {c} classes "

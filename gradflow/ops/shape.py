@@ -82,11 +82,9 @@ class Cast(Function):
 class ToDevice(Function):
     @staticmethod
     def forward(ctx, a, target):
-        source = ctx.backend
-        ctx.source = source
+        ctx.source = ctx.backend
         ctx.backend = target  # the output lives on the target device
-        host = source.to_host(a)
-        return target.from_host(host)
+        return target.copy_from(a)  # GPU to GPU directly where the backend can
 
     @staticmethod
     def backward(ctx, g):
