@@ -313,6 +313,7 @@ def test_setitem_gradient_flows_to_value_and_tensor():
     np.testing.assert_allclose(v.grad.item(), 4.0)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN/inf on purpose
 def test_detect_anomaly_forward_names_op():
     x = gf.tensor([-1.0, 2.0], requires_grad=True)
     with gf.detect_anomaly(), pytest.raises(RuntimeError, match="Log.*NaN or inf"):
@@ -320,6 +321,7 @@ def test_detect_anomaly_forward_names_op():
     gf.log(x)  # outside the block: no check (NumPy returns nan)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN/inf on purpose
 def test_detect_anomaly_backward_names_op():
     x = gf.tensor([0.0, 4.0], requires_grad=True)
     with gf.detect_anomaly():
