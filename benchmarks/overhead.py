@@ -64,7 +64,8 @@ def cases(n: int):
     tvec_b = torch.tensor(vec, requires_grad=True)
     tlabels = torch.tensor(labels)
 
-    def gfs(fn, *leaves, grad=gg):
+    def step_of(fn, leaves, grad):
+        """forward, backward with the given upstream gradient, then clear the leaves' grads."""
         def step():
             y = fn()
             y.backward(grad if y.ndim else None)
@@ -72,13 +73,11 @@ def cases(n: int):
                 t.grad = None
         return step
 
-    def ts(fn, *leaves, grad=tg):
-        def step():
-            y = fn()
-            y.backward(grad if y.ndim else None)
-            for t in leaves:
-                t.grad = None
-        return step
+    def gfs(fn, *leaves):
+        return step_of(fn, leaves, gg)
+
+    def ts(fn, *leaves):
+        return step_of(fn, leaves, tg)
 
     def np_ce():
         p = _np_softmax(a)

@@ -43,6 +43,12 @@ class Tensor:
         from gradflow.creation import _to_array
 
         array, backend = _to_array(data, dtype, device)
+        self._init_leaf(array, backend)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _init_leaf(self, array, backend: Backend) -> None:
+        """Set every slot for a fresh leaf holding ``array`` (used by subclasses' __init__)."""
         self.data = array
         self._backend = backend
         self._requires_grad = False
@@ -51,8 +57,6 @@ class Tensor:
         self._out_idx = 0
         self._ver = _Version()
         self._retains_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
 
     @staticmethod
     def _make(data, backend: Backend, requires_grad: bool = False, grad_fn=None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradflow.tensor import Tensor, _Version
+from gradflow.tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -20,14 +20,7 @@ class Parameter(Tensor):
             data = make_tensor([])
         elif not isinstance(data, Tensor):
             data = make_tensor(data)
-        self.data = data.data
-        self._backend = data._backend
-        self._requires_grad = False
-        self.grad = None
-        self.grad_fn = None
-        self._out_idx = 0
-        self._ver = _Version()
-        self._retains_grad = False
+        self._init_leaf(data.data, data._backend)
         if requires_grad:
             self.requires_grad_(True)
 
