@@ -11,43 +11,6 @@ from gradflow.dtypes import DEFAULT_FLOAT, as_dtype
 from gradflow.tensor import Tensor
 
 
-def _is_cupy(x) -> bool:
-    return type(x).__module__.startswith("cupy")
-
-
-def _to_array(data: Any, dtype: Any = None, device: Any = None):
-    """(array, backend) for ``gf.tensor``: a fresh array; float64 becomes float32 unless
-    ``dtype`` says otherwise."""
-    dt = as_dtype(dtype)
-    if isinstance(data, Tensor):
-        src_backend, data = data._backend, data.data
-        if dt is None:
-            dt = data.dtype  # copying a tensor keeps its dtype
-    elif _is_cupy(data):
-        src_backend = backend_of_array(data)
-    else:
-        src_backend = None
-    backend = get_backend(device) if device is not None else (src_backend or get_backend(None))
-    if src_backend is not None and src_backend is not backend:
-        data = src_backend.to_host(data)
-    if src_backend is None or src_backend is not backend:
-        host = np.asarray(data) if dt is None else np.asarray(data, dtype=dt)
-        if host.dtype == object:
-            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data "
-                            "(ragged nested lists or non-numeric items?)")
-        if dt is None:
-            host = host.astype(_default_dtype(host), copy=False)
-        return backend.from_host(np.array(host, copy=True)), backend
-    array = data.astype(dt if dt is not None else _default_dtype(data), copy=True)
-    return array, backend
-
-
-def _default_dtype(a) -> np.dtype:
-    """float64 (Python floats included) becomes float32; everything else is kept (Python ints
-    are already int64 and bools bool)."""
-    return DEFAULT_FLOAT if a.dtype == np.float64 else a.dtype
-
-
 def tensor(data: Any, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (number, nested list, NumPy/CuPy array, Tensor).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,6 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False):
-        from gradflow.creation import _to_array
-
         array, backend = _to_array(data, dtype, device)
         self._init_leaf(array, backend)
         if requires_grad:
@@ -57,6 +56,16 @@ class Tensor:
         self._out_idx = 0
         self._ver = _Version()
         self._retains_grad = False
+
+    @staticmethod
+    def wrap(array: Any, backend: Backend | None = None) -> Tensor:
+        """A constant Tensor around a backend ``array`` (no copy): the constructor for library
+        code that computed an array with kernels. NumPy 0-d results (scalars) become arrays."""
+        if backend is None:
+            backend = backend_of_array(array)
+        elif not backend.owns(array):
+            array = backend.asarray(array)
+        return Tensor._make(array, backend)
 
     @staticmethod
     def _make(data, backend: Backend, requires_grad: bool = False, grad_fn=None,
@@ -134,10 +143,10 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor on the next backward."""
         if self.grad_fn is not None and not self._retains_grad:
             self._retains_grad = True
-            import weakref
-
-            retained = self.grad_fn.__dict__.setdefault("retained", {})
-            retained[self._out_idx] = weakref.ref(self)
+            node = self.grad_fn
+            if node.retained is None:
+                node.retained = {}
+            node.retained[self._out_idx] = weakref.ref(self)
         return self
 
     @property
@@ -255,9 +264,27 @@ class Tensor:
 
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
+    def increment_version(self) -> Tensor:
+        """Record that ``data`` was modified in place (by a kernel, an optimizer step...), so a
+        graph that saved this tensor for backward reports the change instead of a wrong
+        gradient. (PyTorch: ``torch.autograd.graph.increment_version``.)"""
+        self._ver.v += 1
+        return self
+
     def zero_(self) -> Tensor:
         self.data[...] = 0
         self._ver.v += 1
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        self.data[...] = value
+        self._ver.v += 1
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast, cast to this dtype, same device) into this tensor in place;
+        differentiable as ``self[...] = src``."""
+        _setitem(self, Ellipsis, src)
         return self
 
     # --- representation ---------------------------------------------------------------------
@@ -460,6 +487,43 @@ class Tensor:
         return _shape.broadcast_to(self, shape)
 
     broadcast_to = expand
+
+
+def _is_cupy(x) -> bool:
+    return type(x).__module__.startswith("cupy")
+
+
+def _to_array(data: Any, dtype: Any = None, device: Any = None):
+    """(array, backend) for ``gf.tensor``: a fresh array; float64 becomes float32 unless
+    ``dtype`` says otherwise."""
+    dt = as_dtype(dtype)
+    if isinstance(data, Tensor):
+        src_backend, data = data._backend, data.data
+        if dt is None:
+            dt = data.dtype  # copying a tensor keeps its dtype
+    elif _is_cupy(data):
+        src_backend = backend_of_array(data)
+    else:
+        src_backend = None
+    backend = get_backend(device) if device is not None else (src_backend or get_backend(None))
+    if src_backend is not None and src_backend is not backend:
+        data = src_backend.to_host(data)
+    if src_backend is None or src_backend is not backend:
+        host = np.asarray(data) if dt is None else np.asarray(data, dtype=dt)
+        if host.dtype == object:
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data "
+                            "(ragged nested lists or non-numeric items?)")
+        if dt is None:
+            host = host.astype(_default_dtype(host), copy=False)
+        return backend.from_host(np.array(host, copy=True)), backend
+    array = data.astype(dt if dt is not None else _default_dtype(data), copy=True)
+    return array, backend
+
+
+def _default_dtype(a) -> np.dtype:
+    """float64 (Python floats included) becomes float32; everything else is kept (Python ints
+    are already int64 and bools bool)."""
+    return DEFAULT_FLOAT if a.dtype == np.float64 else a.dtype
 
 
 def _inplace(self: Tensor, other, op) -> Tensor:

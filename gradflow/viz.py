@@ -209,7 +209,7 @@ class _Builder:
             tid = self.tensor_ids[key] = f"t{len(self.tensor_ids)}"
             t = self.known.get(key)
             if t is None:
-                ref = (node.__dict__.get("retained") or {}).get(index)
+                ref = (node.retained or {}).get(index)
                 t = ref() if ref is not None else None
             meta = node.out_meta[index] if index < len(node.out_meta) else None
             shape, dtype = (t.shape, t.dtype) if t is not None else (meta or ((), None))

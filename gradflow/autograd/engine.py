@@ -2,8 +2,18 @@
 
 Graph nodes are :class:`~gradflow.autograd.function.Context` objects; an edge is ``None`` (no
 gradient), ``(node, output_index)`` or a leaf Tensor. The engine counts, for every node, how many
-edges point at it, then runs Kahn's algorithm from the roots: a node's backward runs once all the
-gradient for its outputs has arrived. No recursion, so graph depth is unbounded.
+edges point at it, then runs Kahn's algorithm from the roots: a node runs once all the gradient
+for its outputs has arrived. No recursion, so graph depth is unbounded.
+
+Two modes, fixed for a whole pass:
+
+- **first order** (``create_graph=False``): gradients are backend arrays; each node runs its
+  Function's ``vjp`` (or, lacking one, its ``backward`` on constant Tensors under no-grad).
+- **recorded** (``create_graph=True``): gradients are Tensors; each node runs its Function's
+  ``backward`` with grad mode on, so the backward pass is itself a graph.
+
+Where the gradients go is the caller's job: :func:`backward` accumulates them into ``leaf.grad``
+(:class:`_Accumulate`), :func:`grad` captures them for the requested inputs (:class:`_Capture`).
 """
 
 from __future__ import annotations
@@ -97,91 +107,139 @@ def _useful_nodes(nodes, parents, target_nodes, target_leaves) -> set:
     return useful
 
 
-def run_backward(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool,
-                 create_graph: bool, capture: dict | None = None):
-    """Propagate ``root_grads`` from ``roots`` through the graph.
+def _sum_arrays(a, b):
+    """a + b as a new array (NumPy gives a scalar for two 0-d arrays)."""
+    if a.ndim:
+        return a + b
+    out = a.copy()
+    out += b
+    return out
 
-    Without ``capture``, gradients of leaves accumulate into ``leaf.grad``. With ``capture``
-    (``{id(leaf): slot}`` and ``{(node, index): slot}``), the gradients of those tensors are
-    returned instead, nothing is accumulated and only the needed part of the graph runs.
+
+# --- where gradients go ----------------------------------------------------------------------
+class _Accumulate:
+    """``backward()``: add each leaf's gradient into ``leaf.grad`` (in the leaf's dtype).
+
+    In first-order mode ``.grad`` must be safe to modify in place, yet a ``vjp`` may hand the same
+    array to several inputs (``Add`` returns ``g`` twice) or return a view. So a first delivery
+    keeps the array only if no one else holds it (else copies), and a later delivery in the same
+    pass adds in place only into an array this pass owns.
     """
-    results: dict = {}
-    handed_out: set[int] = {id(g.data) for g in root_grads}
-    cap_leaves = capture["leaves"] if capture else None
-    cap_nodes = capture["nodes"] if capture else None
 
-    def deliver_leaf(leaf: Tensor, g: Tensor) -> None:
-        if capture is not None:
-            slot = cap_leaves.get(id(leaf))
-            if slot is not None:
-                prev = results.get(slot)
-                results[slot] = g if prev is None else prev + g
+    runs_everything = True
+
+    def __init__(self, create_graph: bool, root_grads: list):
+        self.create_graph = create_graph
+        self.handed_out = {id(g) for g in root_grads}  # arrays someone else may hold
+        self.borrowed: set[int] = set()  # leaves whose .grad aliases an array of this pass
+
+    def leaf(self, leaf: Tensor, g) -> None:
+        if self.create_graph:
+            if g.dtype != leaf.dtype:
+                g = g.to(dtype=leaf.dtype)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
             return
         if g.dtype != leaf.dtype:
-            g = g.to(dtype=leaf.dtype)
-        if leaf.grad is None:
-            if not create_graph:
-                data = g.data
-                # A gradient array shared with another leaf or the caller, or a view (e.g. a
-                # read-only broadcast), is copied: .grad must be safe to modify in place.
-                if id(data) in handed_out or getattr(data, "base", None) is not None:
-                    g = Tensor._make(data.copy(), g._backend)
-                handed_out.add(id(data))
-            leaf.grad = g
-        elif create_graph:
-            leaf.grad = leaf.grad + g
+            g = g.astype(leaf.dtype)
+        current = leaf.grad
+        if current is None:
+            if id(g) in self.handed_out or getattr(g, "base", None) is not None:
+                g = g.copy()
+            else:
+                self.borrowed.add(id(leaf))
+            self.handed_out.add(id(g))
+            leaf.grad = Tensor._make(g, leaf._backend)
+        elif id(leaf) in self.borrowed:
+            self.borrowed.discard(id(leaf))
+            current.data = _sum_arrays(current.data, g)  # a fresh array, owned from now on
         else:
-            leaf.grad.data += g.data
+            current.data += g
 
+    def node(self, node: Context, grads) -> None:
+        pass
+
+    def retained(self, t: Tensor, g) -> None:
+        if not self.create_graph:
+            self.handed_out.add(id(g))
+            g = Tensor._make(g, t._backend)
+        t.grad = g if t.grad is None else t.grad + g
+
+
+class _Capture:
+    """``gf.grad()``: keep the gradients of the requested inputs (leaves by identity, non-leaves
+    by ``(node, output index)``) in their slots; nothing accumulates into ``.grad``."""
+
+    runs_everything = False
+
+    def __init__(self, create_graph: bool, leaves: dict[int, int], nodes: dict):
+        self.create_graph = create_graph
+        self.leaves = leaves
+        self.nodes = nodes
+        self.results: dict[int, object] = {}
+        self.retained = _Accumulate(create_graph, []).retained
+
+    def leaf(self, leaf: Tensor, g) -> None:
+        slot = self.leaves.get(id(leaf))
+        if slot is not None:
+            prev = self.results.get(slot)
+            self.results[slot] = g if prev is None else (
+                prev + g if self.create_graph else _sum_arrays(prev, g))
+
+    def node(self, node: Context, grads) -> None:
+        for i, g in enumerate(grads):
+            slot = self.nodes.get((node, i))
+            if slot is not None and g is not None:
+                self.results[slot] = g
+
+
+# --- the pass --------------------------------------------------------------------------------
+def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool,
+               create_graph: bool, sink) -> None:
+    """Send ``root_grads`` from ``roots`` back through the graph into ``sink``."""
+    recorded = create_graph
     buffers: dict[Context, list] = {}
     root_nodes: list[Context] = []
     for t, g in zip(roots, root_grads):
+        g = g if recorded else g.data
         node = t.grad_fn
         if node is None:
-            deliver_leaf(t, g)
+            sink.leaf(t, g)
             continue
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * len(node.out_meta)
             root_nodes.append(node)
         i = t._out_idx
-        buf[i] = g if buf[i] is None else buf[i] + g
+        buf[i] = g if buf[i] is None else (buf[i] + g if recorded else _sum_arrays(buf[i], g))
 
     nodes, parents = _collect(root_nodes)
-    if capture is not None:
-        runnable = _useful_nodes(nodes, parents, {n for n, _ in cap_nodes}, cap_leaves)
-    else:
+    if sink.runs_everything:
         runnable = nodes
+    else:
+        runnable = _useful_nodes(nodes, parents, {n for n, _ in sink.nodes}, sink.leaves)
     deps: dict[Context, int] = {}
     for node in runnable:
         for edge in node.edges:
             if edge.__class__ is tuple:
                 deps[edge[0]] = deps.get(edge[0], 0) + 1
 
+    run = _run_recorded if recorded else _run_first_order
     ready = [n for n in root_nodes if deps.get(n, 0) == 0]
     prev_mode = _State.grad_enabled
-    _State.grad_enabled = create_graph
+    _State.grad_enabled = recorded
     anomaly = _State.anomaly
     try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)
-            if cap_nodes and grads is not None:
-                for i, g in enumerate(grads):
-                    slot = cap_nodes.get((node, i))
-                    if slot is not None and g is not None:
-                        results[slot] = g
-            retained = node.__dict__.get("retained") if grads is not None else None
-            if retained:
-                for i, ref in retained.items():
-                    t = ref()
-                    if t is not None and grads[i] is not None:
-                        g = grads[i] if create_graph else grads[i].detach()
-                        t.grad = g if t.grad is None else t.grad + g
+            if grads is not None:
+                sink.node(node, grads)
+                if node.retained:
+                    _deliver_retained(node, grads, sink)
             if node not in runnable:
                 continue
             edges = node.edges
-            if grads is None or all(g is None for g in grads):
+            if grads is None or (grads[0] is None and all(g is None for g in grads)):
                 result = (None,) * len(edges)
             else:
                 if node.freed:
@@ -189,69 +247,128 @@ def run_backward(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bo
                         f"{node.fn.__name__}: trying to backward through the graph a second "
                         "time, but its saved tensors were freed after the first backward. Pass "
                         "retain_graph=True to the first backward() if you need to do this.")
-                grads = _fill_missing(node, grads)
                 if anomaly:  # report the failing backward by its node, not its inner ops
                     _State.anomaly = False
                     try:
-                        result = node.fn.backward(node, *grads)
+                        result = run(node, grads)
                     finally:
                         _State.anomaly = True
-                else:
-                    result = node.fn.backward(node, *grads)
-                if result.__class__ is not tuple:
-                    result = (result,)
-                if len(result) < len(edges) and all(e is None for e in edges[len(result):]):
-                    result = result + (None,) * (len(edges) - len(result))  # trailing non-tensors
-                elif len(result) != len(edges):
-                    raise RuntimeError(
-                        f"{node.fn.__name__}.backward returned {len(result)} gradients but its "
-                        f"forward took {len(edges)} inputs; return one per input (None for none)")
-                if anomaly:
                     check_finite_backward(node, result)
+                else:
+                    result = run(node, grads)
                 if not retain_graph:
-                    node.freed = True
-                    node._saved = ()
+                    node.release()
             for edge, g in zip(edges, result):
                 if edge is None:
                     continue
                 if edge.__class__ is tuple:
                     child, idx = edge
                     if g is not None:
-                        g = _checked(node, child.out_meta[idx], g)
                         buf = buffers.get(child)
                         if buf is None:
                             buf = buffers[child] = [None] * len(child.out_meta)
-                        buf[idx] = g if buf[idx] is None else buf[idx] + g
+                        prev = buf[idx]
+                        buf[idx] = g if prev is None else (
+                            prev + g if recorded else _sum_arrays(prev, g))
                     n = deps[child] - 1
                     deps[child] = n
                     if n == 0:
                         ready.append(child)
                 elif g is not None:
-                    deliver_leaf(edge, _checked(node, (edge.shape, edge.dtype), g))
+                    sink.leaf(edge, g)
     finally:
         _State.grad_enabled = prev_mode
-    return results
 
 
-def _fill_missing(node: Context, grads: list) -> list:
-    if all(g is not None for g in grads):
-        return grads
-    xp = node.backend.xp
-    return [g if g is not None or meta is None
-            else Tensor._make(xp.zeros(meta[0], dtype=meta[1]), node.backend)
-            for g, meta in zip(grads, node.out_meta)]
+def _deliver_retained(node: Context, grads, sink) -> None:
+    for i, ref in node.retained.items():
+        t = ref()
+        if t is not None and grads[i] is not None:
+            sink.retained(t, grads[i])
 
 
-def _checked(node: Context, meta, g):
-    if not isinstance(g, Tensor):
-        raise TypeError(f"{node.fn.__name__}.backward must return Tensors (or None), "
-                        f"got {type(g).__name__}")
-    if g.shape != meta[0]:
-        raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape {g.shape} "
-                           f"for an input of shape {meta[0]}")
-    if g.dtype != meta[1] and meta[1].kind in "fc":
-        g = g.to(dtype=meta[1])  # gradients take the dtype of what they are the gradient of
-    return g
+def _missing(grads: list) -> bool:
+    if len(grads) == 1:
+        return grads[0] is None
+    return any(g is None for g in grads)
+
+
+def _run_first_order(node: Context, grads: list) -> tuple:
+    """One node with arrays: its ``vjp``, else its ``backward`` under no-grad on constants."""
+    fn = node.fn
+    backend = node.backend
+    if _missing(grads):
+        grads = [g if g is not None or meta is None else backend.zeros(meta[0], meta[1])
+                 for g, meta in zip(grads, node.out_meta)]
+    if fn.has_vjp:
+        result = fn.vjp(node, *grads)
+        if result.__class__ is not tuple:
+            result = (result,)
+        return _checked(node, result, "vjp", backend)
+    result = fn.backward(node, *[None if g is None else Tensor._make(g, backend) for g in grads])
+    if result.__class__ is not tuple:
+        result = (result,)
+    arrays = []
+    for g in result:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{fn.__name__}.backward must return Tensors (or None), got "
+                            f"{type(g).__name__}; a function of arrays belongs in vjp")
+        arrays.append(None if g is None else g.data)
+    return _checked(node, arrays, "backward", backend)
+
+
+def _run_recorded(node: Context, grads: list) -> tuple:
+    """One node with Tensors: its ``backward``, recorded (``create_graph=True``)."""
+    fn = node.fn
+    if not fn.has_backward:
+        raise RuntimeError(
+            f"{fn.__name__} defines vjp but not backward, so it is differentiable once only: "
+            "its backward cannot be recorded for create_graph=True. Define backward with "
+            "gradflow ops, or call backward()/grad() without create_graph.")
+    if _missing(grads):
+        backend = node.backend
+        grads = [g if g is not None or meta is None
+                 else Tensor._make(backend.zeros(meta[0], meta[1]), backend)
+                 for g, meta in zip(grads, node.out_meta)]
+    result = fn.backward(node, *grads)
+    if result.__class__ is not tuple:
+        result = (result,)
+    for g in result:
+        if g is not None and not isinstance(g, Tensor):
+            raise TypeError(f"{fn.__name__}.backward must return Tensors (or None), "
+                            f"got {type(g).__name__}")
+    return _checked(node, result, "backward", None)
+
+
+def _checked(node: Context, result, method: str, backend) -> tuple:
+    """One gradient per input, each of its input's shape and (floating) dtype.
+
+    ``backend`` is given in first-order mode: NumPy's 0-d results (scalars) become arrays."""
+    edges = node.edges
+    n = len(edges)
+    if len(result) != n:
+        if len(result) < n and all(e is None for e in edges[len(result):]):
+            result = tuple(result) + (None,) * (n - len(result))  # trailing non-tensor inputs
+        else:
+            raise RuntimeError(
+                f"{node.fn.__name__}.{method} returned {len(result)} gradients but its forward "
+                f"took {n} inputs; return one per input (None for none)")
+    out = []
+    for edge, g in zip(edges, result):
+        if g is None or edge is None:
+            out.append(None)
+            continue
+        if backend is not None and not backend.owns(g):
+            g = backend.asarray(g)
+        shape, dtype = edge[0].out_meta[edge[1]] if edge.__class__ is tuple else \
+            (edge.shape, edge.dtype)
+        if g.shape != shape:
+            raise RuntimeError(f"{node.fn.__name__}.{method} returned a gradient of shape "
+                               f"{tuple(g.shape)} for an input of shape {shape}")
+        if g.dtype != dtype and dtype.kind in "fc":  # a gradient takes its input's dtype
+            g = g.astype(dtype) if backend is not None else g.to(dtype=dtype)
+        out.append(g)
+    return out
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
@@ -261,7 +378,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     grads = _root_grads(roots, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    run_backward(roots, grads, retain_graph, create_graph)
+    sink = _Accumulate(create_graph, [g.data for g in grads])
+    _propagate(roots, grads, retain_graph, create_graph, sink)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
@@ -285,15 +403,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             leaves[id(t)] = slot
         else:
             nodes[(t.grad_fn, t._out_idx)] = slot
-    results = run_backward(roots, grads, retain_graph, create_graph,
-                           capture={"leaves": leaves, "nodes": nodes})
+    sink = _Capture(create_graph, leaves, nodes)
+    _propagate(roots, grads, retain_graph, create_graph, sink)
     out = []
+    seen = {id(g.data) for g in grads}
     for slot, t in enumerate(ins):
-        g = results.get(slot)
-        if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {slot} (shape {t.shape}) is not used in computing "
-                               "the outputs; pass allow_unused=True to get None for it")
-        if g is not None and not create_graph:
-            g = g.detach()
+        g = sink.results.get(slot)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: input {slot} (shape {t.shape}) is not used in "
+                                   "computing the outputs; pass allow_unused=True to get None "
+                                   "for it")
+        elif not create_graph:
+            if id(g) in seen:  # one array for two results, or the caller's own gradient
+                g = g.copy()
+            seen.add(id(g))
+            g = Tensor._make(g, t._backend)
         out.append(g)
     return tuple(out)

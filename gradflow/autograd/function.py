@@ -1,9 +1,17 @@
 """``Function`` (a differentiable operation) and ``Context`` (its node in the graph).
 
 A Function's ``forward(ctx, *arrays, **params)`` runs kernels on backend arrays and returns an
-array or a tuple of arrays. Its ``backward(ctx, *grads)`` receives one gradient Tensor per output
-and returns one Tensor (or ``None``) per positional input, built from gradflow ops so that the
-backward pass is itself recorded when ``create_graph=True``.
+array or a tuple of arrays. Its gradient comes in up to two declared forms:
+
+- ``vjp(ctx, *grad_arrays) -> array(s)``: the first-order path. Arrays in, arrays out, kernels
+  only, never recorded. The engine calls it whenever the backward pass is not being recorded
+  (``create_graph=False``, i.e. every training step).
+- ``backward(ctx, *grads) -> Tensor(s)``: the composed path, written with gradflow ops so that it
+  is itself recorded under ``create_graph=True`` (gradients of gradients). A Function without
+  ``vjp`` has its ``backward`` run under no-grad for first-order gradients.
+
+A Function with ``vjp`` and no ``backward`` is once differentiable: recording its backward raises
+an error naming it. Both return one gradient (or ``None``) per positional input.
 The Context is the graph node: it holds the edges to the inputs' nodes and what was saved.
 """
 
@@ -16,13 +24,21 @@ from gradflow.autograd.grad_mode import _State
 from gradflow.tensor import Tensor, _Version
 
 
+# What a saved entry refers to: an input Tensor of the call, one of the call's outputs, or any
+# other array (a constant of the node).
+INPUT = "input"
+OUTPUT = "output"
+CONSTANT = "constant"
+
+
 class Context:
     """Per-call state of a Function and, when recorded, its node in the graph.
 
-    User code may set any attribute on it (``ctx.axis = axis``) in ``forward`` for ``backward``.
+    User code may set any attribute on it (``ctx.axis = axis``) in ``forward`` for ``backward``;
+    array-valued attributes are freed with the graph, other values (numbers, shapes) are kept.
     """
 
-    __slots__ = ("fn", "backend", "needs_input_grad", "edges", "out_meta", "freed",
+    __slots__ = ("fn", "backend", "needs_input_grad", "edges", "out_meta", "freed", "retained",
                  "_to_save", "_saved", "_non_diff", "_stack", "_input_shapes", "__dict__")
 
     def __init__(self, fn: type, backend):
@@ -32,6 +48,7 @@ class Context:
         self.edges: tuple = ()
         self.out_meta: tuple = ()
         self.freed = False
+        self.retained: dict | None = None  # output index -> weakref of a retain_grad() Tensor
         self._to_save: tuple = ()
         self._saved: tuple = ()
         self._non_diff: tuple = ()
@@ -49,44 +66,76 @@ class Context:
         return self.backend.k
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Save input or output arrays (or other arrays) for ``backward``."""
+        """Save input or output arrays (or other arrays) for ``backward`` and ``vjp``."""
         self._to_save = arrays
 
     def mark_non_differentiable(self, *arrays: Any) -> None:
         """Declare outputs (by identity) that have no gradient (e.g. indices, masks)."""
         self._non_diff = arrays
 
-    @property
-    def saved_tensors(self) -> tuple:
-        """What ``save_for_backward`` received, as Tensors.
-
-        Saved inputs come back as the input Tensors themselves and saved outputs as Tensors whose
-        ``grad_fn`` is this node, so a backward written with gradflow ops is differentiable again.
-        """
-        if self.freed:
+    def _check_saved(self, entry) -> None:
+        ver = entry[3]
+        if ver is not None and ver.v != entry[4]:
             raise RuntimeError(
-                f"{self.fn.__name__}: trying to backward through the graph a second time (or to "
-                "read saved tensors after they were freed). Pass retain_graph=True to the first "
-                "backward() or gf.grad() if you need to backward through the graph again.")
+                f"{self.fn.__name__}: a tensor of shape {tuple(entry[1].shape)} saved for "
+                f"backward was modified in place (version {ver.v}, expected {entry[4]}). Avoid "
+                "the in-place change, or apply it to a copy (t = t.detach().clone() / t * 1).")
+
+    def _raise_freed(self):
+        raise RuntimeError(
+            f"{self.fn.__name__}: trying to backward through the graph a second time (or to "
+            "read saved tensors after they were freed). Pass retain_graph=True to the first "
+            "backward() or gf.grad() if you need to backward through the graph again.")
+
+    @property
+    def saved_arrays(self) -> tuple:
+        """What ``save_for_backward`` received, as backend arrays (for ``vjp``)."""
+        if self.freed:
+            self._raise_freed()
         out = []
         for entry in self._saved:
             if entry is None:
                 out.append(None)
                 continue
-            kind, obj, ver, expected = entry
-            if ver is not None and ver.v != expected:
-                raise RuntimeError(
-                    f"{self.fn.__name__}: a tensor of shape {tuple(obj.shape)} saved for backward "
-                    f"was modified in place (version {ver.v}, expected {expected}). Avoid the "
-                    "in-place change, or apply it to a copy (t = t.detach().clone() / t * 1).")
-            if kind == 0:
-                out.append(obj)
-            elif kind == 1:
-                array, index = obj
-                out.append(Tensor._make(array, self.backend, True, self, index, ver))
-            else:
-                out.append(Tensor._make(obj, self.backend))
+            if entry[3] is not None:
+                self._check_saved(entry)
+            out.append(entry[1])
         return tuple(out)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` received, as Tensors (for ``backward``).
+
+        Saved inputs come back as the input Tensors themselves and saved outputs as Tensors whose
+        ``grad_fn`` is this node, so a backward written with gradflow ops is differentiable again.
+        """
+        if self.freed:
+            self._raise_freed()
+        out = []
+        for entry in self._saved:
+            if entry is None:
+                out.append(None)
+                continue
+            self._check_saved(entry)
+            kind, array, source, ver, _ = entry
+            if kind is INPUT:
+                out.append(source)
+            elif kind is OUTPUT:
+                out.append(Tensor._make(array, self.backend, True, self, source, ver))
+            else:
+                out.append(Tensor._make(array, self.backend))
+        return tuple(out)
+
+    def release(self) -> None:
+        """Free what the forward saved (entries and array-valued attributes): the graph is done.
+
+        Numbers, shapes and other small values stay (graph drawings read ``consts``)."""
+        self.freed = True
+        self._saved = ()
+        attrs = self.__dict__
+        if attrs:
+            for name in [n for n, v in attrs.items() if _holds_array(v)]:
+                del attrs[name]
 
     def __repr__(self) -> str:
         return f"<{self.fn.__name__}Backward>"
@@ -101,9 +150,34 @@ class Context:
         return self.edges
 
 
+_PLAIN = frozenset((int, float, bool, complex, str, type(None)))
+
+
+def _holds_array(value) -> bool:
+    cls = value.__class__
+    if cls in _PLAIN:
+        return False
+    if cls is tuple or cls is list:
+        return any(_holds_array(v) for v in value)
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _defines(cls: type, name: str) -> bool:
+    return any(name in k.__dict__ for k in cls.__mro__ if k is not Function and k is not object)
+
+
 class Function:
     """Base class of differentiable operations. Subclass and define ``forward`` and ``backward``
-    as static methods, then call ``YourFunction.apply(*inputs, **params)``."""
+    (and optionally ``vjp``) as static methods, then call ``YourFunction.apply(*inputs)``."""
+
+    #: Whether the class defines ``vjp`` / ``backward`` (set for every subclass).
+    has_vjp = False
+    has_backward = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.has_vjp = _defines(cls, "vjp")
+        cls.has_backward = _defines(cls, "backward")
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -198,16 +272,16 @@ def _resolve_saved(to_save, args, outs, results):
         entry = None
         for a in args:
             if isinstance(a, Tensor) and a.data is s:
-                entry = (0, a, a._ver, a._ver.v)
+                entry = (INPUT, s, a, a._ver, a._ver.v)
                 break
         else:
             for i, o in enumerate(outs):
                 if o is s:
                     ver = results[i]._ver
-                    entry = (1, (o, i), ver, ver.v)
+                    entry = (OUTPUT, o, i, ver, ver.v)
                     break
             else:
-                entry = (2, s, None, None)
+                entry = (CONSTANT, s, None, None, None)
         saved.append(entry)
     return tuple(saved)
 
@@ -234,15 +308,18 @@ def _check_finite_forward(cls, args, outs, backend):
 
 
 def check_finite_backward(node: Context, grads) -> None:
+    """Anomaly mode: name the node whose backward (or vjp) returned NaN or inf."""
     xp = node.backend.xp
     for i, g in enumerate(grads):
         if g is None or g.dtype.kind not in "fc":
             continue
-        if not bool(xp.isfinite(g.data).all()):
+        if isinstance(g, Tensor):
+            g = g.data
+        if not bool(xp.isfinite(g).all()):
             raise RuntimeError(
                 f"detect_anomaly: {node.fn.__name__}Backward returned NaN or inf in the gradient "
                 f"of input {i} (shape {tuple(g.shape)}); forward inputs: {node._input_shapes}. "
                 f"The forward op was created at:\n{node._stack or '(unknown)'}")
 
 
-__all__ = ["Context", "Function", "_Version"]
+__all__ = ["Context", "Function", "INPUT", "OUTPUT", "CONSTANT", "_Version"]
