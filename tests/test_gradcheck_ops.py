@@ -27,7 +27,7 @@ def test_finite_differences(name, gf_fn, jax_fn, inputs, consts):
     xs = [gf.tensor(a, dtype="float64", requires_grad=True) for a in inputs]
     out = gf_fn(*xs, *consts)
     grads = gf.grad(out, xs, gf.tensor(v, dtype="float64"), allow_unused=True)
-    for i, (a, g) in enumerate(zip(inputs, grads)):
+    for i, (_a, g) in enumerate(zip(inputs, grads)):
         arrays = [np.array(x, dtype=np.float64) for x in inputs]
 
         def f(x, i=i, arrays=arrays):

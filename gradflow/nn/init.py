@@ -75,7 +75,7 @@ def _draw_dtype(t: Tensor):
 
 def _write(t: Tensor, values) -> Tensor:
     t.data[...] = values
-    t._ver.v += 1
+    t.increment_version()
     return t
 
 

@@ -432,7 +432,7 @@ def _move_(t: Tensor, backend, dtype) -> None:
     if data is not t.data:
         t.data = data
         t._backend = new_backend
-        t._ver.v += 1
+        t.increment_version()
 
 
 def _copy_into(dst: Tensor, value: Any) -> None:
@@ -445,4 +445,4 @@ def _copy_into(dst: Tensor, value: Any) -> None:
             host = np.asarray(src)
         src = dst._backend.from_host(host)
     dst.data[...] = src
-    dst._ver.v += 1
+    dst.increment_version()

@@ -81,7 +81,7 @@ class BatchNorm1d(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1  # stays on the device: no host sync
-            self.num_batches_tracked._ver.v += 1
+            self.num_batches_tracked.increment_version()
             if self.momentum is None:  # cumulative moving average needs the count
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         use_batch_stats = self.training or not self.track_running_stats

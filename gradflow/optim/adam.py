@@ -77,7 +77,7 @@ class Adam(Optimizer):
             p._backend.k.adam_update(p.data, g.data, st["exp_avg"].data, st["exp_avg_sq"].data,
                                      vmax, lr, beta1, beta2, eps, weight_decay, st["step"],
                                      decoupled, maximize)
-            p._ver.v += 1
+            p.increment_version()
 
 
 class AdamW(Adam):

@@ -72,4 +72,4 @@ class RMSprop(Optimizer):
             st["step"] += 1
             p._backend.k.rmsprop_update(p.data, g.data, st["square_avg"].data, grad_avg, buf, lr,
                                         alpha, eps, weight_decay, momentum, maximize)
-            p._ver.v += 1
+            p.increment_version()

@@ -66,4 +66,4 @@ class SGD(Optimizer):
                 buf = b.data
             p._backend.k.sgd_update(p.data, g.data, buf, lr, momentum, dampening, nesterov,
                                     weight_decay, first, maximize)
-            p._ver.v += 1
+            p.increment_version()

@@ -276,7 +276,7 @@ class Trainer:
             extra = p.data * l2
             g = p.grad
             new = extra if g is None else g.data + extra
-            p.grad = Tensor._make(new, p.backend)
+            p.grad = Tensor.wrap(new, p.backend)
 
     def _step_scheduler(self, logs: dict[str, Any]) -> None:
         sched = self.scheduler

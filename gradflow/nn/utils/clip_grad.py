@@ -89,8 +89,8 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
         g = p.grad
         c = coef if g._backend is first else g._backend.from_host(first.to_host(coef))
         g.data *= c.astype(g.dtype)
-        g._ver.v += 1
-    return Tensor._make(xp.asarray(total), first)
+        g.increment_version()
+    return Tensor.wrap(xp.asarray(total), first)
 
 
 def clip_grad_value_(parameters: Params, clip_value: float) -> None:
@@ -101,7 +101,7 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
     for p in _with_grads(parameters):
         g = p.grad
         g._backend.xp.clip(g.data, -clip_value, clip_value, out=g.data)
-        g._ver.v += 1
+        g.increment_version()
 
 
 def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-3) -> None:
@@ -134,4 +134,4 @@ def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-
         tiny = float(np.finfo(g.dtype).tiny)
         scale = xp.where(g_norm > limit, limit / xp.maximum(g_norm, tiny), 1.0)
         g.data *= scale.astype(g.dtype)
-        g._ver.v += 1
+        g.increment_version()

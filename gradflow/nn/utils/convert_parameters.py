@@ -35,5 +35,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
                                f"shape {p.shape} is on {p.device}; move one with .to()")
         n = p.size
         p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
-        p._ver.v += 1
+        p.increment_version()
         offset += n
