@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.backends import backend_of_array, get_backend
+from gradflow.backends import get_backend
 from gradflow.dtypes import DEFAULT_FLOAT, as_dtype
 from gradflow.tensor import Tensor
 

@@ -23,7 +23,6 @@ from typing import Any
 from gradflow.autograd.grad_mode import _State
 from gradflow.tensor import Tensor, _Version
 
-
 # What a saved entry refers to: an input Tensor of the call, one of the call's outputs, or any
 # other array (a constant of the node).
 INPUT = "input"
