@@ -1,4 +1,7 @@
-"""Reduction kernels: sum, mean, max/min and their tie-sharing gradient mask, variance, argmax."""
+"""Reduction kernels: sum, mean, max/min, variance and argmax, with their backward kernels.
+
+Backward kernels take the gradient ``g`` of the reduced output and ``kshape``, the output's shape
+with the reduced axes kept as 1 (so ``g.reshape(kshape)`` broadcasts against the input)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,17 @@ def sum(xp, a, axis=None, keepdims=False):  # noqa: A001
 @kernel
 def mean(xp, a, axis=None, keepdims=False):
     return xp.mean(a, axis=axis, keepdims=keepdims)
+
+
+@kernel
+def sum_backward(xp, g, kshape, in_shape, divisor=None):
+    """dL/da of a sum (of a mean when ``divisor`` = n): g spread back over the reduced axes.
+
+    Returns a read-only broadcast view (the engine copies a view before it becomes ``.grad``)."""
+    g = g.reshape(kshape)
+    if divisor is not None:
+        g = g / divisor
+    return xp.broadcast_to(g, in_shape)
 
 
 @kernel
@@ -33,6 +47,12 @@ def extremum_mask(xp, a, out_keepdims, axis=None):
 
 
 @kernel
+def extremum_backward(xp, g, a, out, kshape, axis=None):
+    """dL/da of a max/min: g where ``a`` attains the extremum ``out``, shared between ties."""
+    return g.reshape(kshape) * extremum_mask(xp, a, out.reshape(kshape), axis=axis)
+
+
+@kernel
 def var(xp, a, axis=None, keepdims=False, ddof=0):
     """Variance in two passes (mean, then mean squared deviation), never negative."""
     mu = xp.mean(a, axis=axis, keepdims=True)
@@ -40,6 +60,12 @@ def var(xp, a, axis=None, keepdims=False, ddof=0):
     n = a.size if axis is None else _count(a.shape, axis)
     out = xp.sum(d * d, axis=axis, keepdims=keepdims) / max(n - ddof, 0)
     return out
+
+
+@kernel
+def var_backward(xp, g, a, kshape, scale, axis=None):
+    """dL/da of a variance: g · scale · (a − mean a), with ``scale`` = 2 / (n − ddof)."""
+    return g.reshape(kshape) * ((a - xp.mean(a, axis=axis, keepdims=True)) * scale)
 
 
 def _count(shape, axis):

@@ -1,8 +1,11 @@
-"""Dropout: multiply by an inverted-dropout mask from the backend's generator."""
+"""Dropout: multiply by an inverted-dropout mask from the backend's generator.
+
+A composition (no Function of its own): the mask is a constant, so ``mul`` gives the gradient
+g · mask to every order.
+"""
 
 from __future__ import annotations
 
-from gradflow.ops._util import wrap
 from gradflow.ops.arithmetic import mul
 from gradflow.tensor import Tensor
 
@@ -16,7 +19,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     backend = x.backend
     mask = backend.k.dropout_mask(backend.rng, x.shape, p, x.dtype)
-    return mul(x, Tensor._make(mask, backend))
+    return mul(x, Tensor.wrap(mask, backend))
 
 
-__all__ = ["dropout", "wrap"]
+__all__ = ["dropout"]

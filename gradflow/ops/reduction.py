@@ -3,48 +3,61 @@
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import count, first_order, keepdims_shape, norm_axes, wrap
+from gradflow.ops._util import count, keepdims_shape, norm_axes
 from gradflow.ops.shape import broadcast_to, reshape
 from gradflow.tensor import Tensor
 
 
 def _expand(ctx, g: Tensor) -> Tensor:
-    """Broadcast the gradient of a reduction back to the input's shape."""
-    kshape = keepdims_shape(ctx.in_shape, ctx.axes)
-    if first_order():
-        return wrap(ctx, ctx.k.broadcast_to(g.data.reshape(kshape), ctx.in_shape))
-    return broadcast_to(reshape(g, kshape), ctx.in_shape)
+    """Broadcast the gradient of a reduction back to the input's shape (composed path)."""
+    return broadcast_to(reshape(g, keepdims_shape(ctx.in_shape, ctx.axes)), ctx.in_shape)
 
 
-class Sum(Function):
+class _Spread(Function):
+    """Sum and mean: dL/da is g spread back over the reduced axes (divided by n for mean).
+
+    Mean stays a node of its own rather than ``sum / n``: one node instead of two (64×64 float32
+    step: 40 µs vs 55 µs)."""
+
+    @staticmethod
+    def vjp(ctx, g):
+        return ctx.k.sum_backward(g, keepdims_shape(ctx.in_shape, ctx.axes), ctx.in_shape,
+                                  ctx.divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand(ctx, g if ctx.divisor is None else g / ctx.divisor)
+
+
+class Sum(_Spread):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        ctx.in_shape, ctx.axes = a.shape, axes
+        ctx.in_shape, ctx.axes, ctx.divisor = a.shape, axes, None
         return ctx.k.sum(a, axis=axes, keepdims=keepdims)
 
-    @staticmethod
-    def backward(ctx, g):
-        return _expand(ctx, g)
 
-
-class Mean(Function):
+class Mean(_Spread):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        ctx.in_shape, ctx.axes = a.shape, axes
+        ctx.in_shape, ctx.axes, ctx.divisor = a.shape, axes, count(a.shape, axes)
         return ctx.k.mean(a, axis=axes, keepdims=keepdims)
-
-    @staticmethod
-    def backward(ctx, g):
-        return _expand(ctx, g / count(ctx.in_shape, ctx.axes))
 
 
 class _Extremum(Function):
+    """Max and min: g flows to where the input attains the extremum, shared equally by ties."""
+
+    @staticmethod
+    def vjp(ctx, g):
+        a, out = ctx.saved_arrays
+        return ctx.k.extremum_backward(g, a, out, keepdims_shape(ctx.in_shape, ctx.axes),
+                                       axis=ctx.axes)
+
     @staticmethod
     def backward(ctx, g):
-        (a, out) = ctx.saved_tensors
+        a, out = ctx.saved_arrays  # the mask is piecewise constant in a: a constant here
         kshape = keepdims_shape(ctx.in_shape, ctx.axes)
-        mask = ctx.k.extremum_mask(a.data, out.data.reshape(kshape), axis=ctx.axes)
-        return _expand(ctx, g) * wrap(ctx, mask)
+        mask = ctx.k.extremum_mask(a, out.reshape(kshape), axis=ctx.axes)
+        return _expand(ctx, g) * Tensor.wrap(mask, ctx.backend)
 
 
 class Amax(_Extremum):
@@ -66,23 +79,25 @@ class Amin(_Extremum):
 
 
 class Var(Function):
-    """Variance (two passes). d var / dx = 2 (x − mean) / (n − ddof)."""
+    """Variance (two passes). d var / da = 2 (a − mean a) / (n − ddof)."""
 
     @staticmethod
     def forward(ctx, a, axes, keepdims, ddof):
-        ctx.in_shape, ctx.axes, ctx.ddof = a.shape, axes, ddof
+        ctx.in_shape, ctx.axes = a.shape, axes
+        ctx.scale = 2.0 / max(count(a.shape, axes) - ddof, 1)
         ctx.save_for_backward(a)
         return ctx.k.var(a, axis=axes, keepdims=keepdims, ddof=ddof)
 
     @staticmethod
+    def vjp(ctx, g):
+        (a,) = ctx.saved_arrays
+        return ctx.k.var_backward(g, a, keepdims_shape(ctx.in_shape, ctx.axes), ctx.scale,
+                                  axis=ctx.axes)
+
+    @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        scale = 2.0 / max(count(ctx.in_shape, ctx.axes) - ctx.ddof, 1)
-        if first_order():
-            x = a.data
-            centered = x - ctx.k.mean(x, axis=ctx.axes, keepdims=True)
-            return _expand(ctx, g) * wrap(ctx, centered * scale)
-        return _expand(ctx, g) * ((a - a.mean(ctx.axes, keepdims=True)) * scale)
+        return _expand(ctx, g) * ((a - a.mean(ctx.axes, keepdims=True)) * ctx.scale)
 
 
 def _check(a: Tensor, axis, op: str):
@@ -127,10 +142,10 @@ def var(a: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 def argmax(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmax")[0]
-    return Tensor._make(a._backend.k.argmax(a.data, axis=axis, keepdims=keepdims), a._backend)
+    return Tensor.wrap(a._backend.k.argmax(a.data, axis=axis, keepdims=keepdims), a._backend)
 
 
 def argmin(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmin")[0]
-    return Tensor._make(a._backend.k.argmin(a.data, axis=axis, keepdims=keepdims), a._backend)
+    return Tensor.wrap(a._backend.k.argmin(a.data, axis=axis, keepdims=keepdims), a._backend)
