@@ -1,7 +1,8 @@
 """``gf.cuda``: whether CUDA can be used, how many devices, memory statistics, the TF32 switch.
 
-``gf.cuda.allow_tf32 = True`` lets cuBLAS use TF32 tensor cores for float32 matmul (it sets
-``gradflow.backends.cuda.allow_tf32``, which every matmul on the GPU reads).
+``gf.cuda.allow_tf32 = True`` lets cuBLAS use TF32 tensor cores for float32 matmul: it sets the
+``allow_tf32`` switch of every CUDA backend (which their matmuls read) and the default of backends
+created later. Reading it gives that default (``CUPY_TF32=1`` in the environment turns it on).
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def synchronize(device: str = "cuda:0") -> None:
 class _CudaModule(types.ModuleType):
     @property
     def allow_tf32(self) -> bool:
-        return bool(_backend_cuda.allow_tf32)
+        return bool(_backend_cuda.default_allow_tf32)
 
     @allow_tf32.setter
     def allow_tf32(self, value: bool) -> None:
-        _backend_cuda.allow_tf32 = bool(value)
+        _backend_cuda.set_allow_tf32(value)
 
 
 sys.modules[__name__].__class__ = _CudaModule

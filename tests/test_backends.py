@@ -132,3 +132,53 @@ def test_ops_and_autograd_never_import_numpy_or_cupy():
                 offenders += [f"{path.name}: {n}" for n in names
                               if n.split(".")[0] in ("numpy", "cupy", "cupyx")]
     assert offenders == []
+
+
+def _imported_modules(path: pathlib.Path, package: str) -> list[str]:
+    """Every module ``path`` imports (at any depth of the file, relative imports resolved);
+    ``from gradflow import x`` counts as ``gradflow.x``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            if base == "gradflow":
+                out += [f"gradflow.{a.name}" for a in node.names]
+            else:
+                out.append(base)
+    return out
+
+
+def test_kernels_import_nothing_above_them():
+    """gradflow/kernels (and kernels/cuda) see only the standard library, NumPy, SciPy, CuPy and
+    themselves, plus gradflow.dtypes as long as it too imports nothing of gradflow: what a CUDA
+    override needs from its backend (xp, the TF32 switch) comes with the backend object."""
+    root = pathlib.Path(gf.__file__).parent
+    allowed_top = set(sys.stdlib_module_names) | {"numpy", "scipy", "cupy", "cupyx"}
+    leaves = {"gradflow.dtypes"}   # gradflow modules kernels may use, checked the same way
+    files = [(p, "gradflow." + ".".join(p.relative_to(root).with_suffix("").parts[:-1]))
+             for p in sorted((root / "kernels").rglob("*.py"))]
+    files += [(root / "dtypes.py", "gradflow")]
+    offenders = []
+    for path, package in files:
+        in_kernels = package.startswith("gradflow.kernels")
+        for name in _imported_modules(path, package):
+            ok = name.split(".")[0] in allowed_top or in_kernels and (
+                name in leaves or name == "gradflow.kernels"
+                or name.startswith("gradflow.kernels."))
+            if not ok:
+                offenders.append(f"{path.relative_to(root)}: {name}")
+    assert len(files) > 10 and offenders == []
+
+
+def test_import_scan_sees_function_level_relative_and_package_imports(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("import os\n\ndef f():\n    from gradflow.backends import cuda\n"
+                   "    from . import _common\n    from ...ops import add\n"
+                   "    from gradflow import tensor\n")
+    assert _imported_modules(src, "gradflow.kernels.cuda") == [
+        "os", "gradflow.backends", "gradflow.kernels.cuda", "gradflow.ops", "gradflow.tensor"]

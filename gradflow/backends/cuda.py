@@ -9,22 +9,40 @@ Out of memory: the backend's allocating entry points (``from_host``, ``asarray``
 whose message (:func:`oom_message`) says how much was asked, what the memory pool holds and what to
 try. Allocations inside kernels raise CuPy's own error.
 
-TF32: :data:`allow_tf32` lets cuBLAS round float32 matmul inputs to TF32 on tensor cores. CuPy's
-documented switch is the ``CUPY_TF32`` environment variable, read the first time a float32 matmul
-runs; gradflow starts from it and applies later changes of the flag through CuPy's
-``_core._routines_linalg.set_compute_type`` (see :func:`apply_tf32`).
+TF32: each backend's ``allow_tf32`` lets cuBLAS round float32 matmul inputs to TF32 on tensor
+cores; the matmul overrides (``gradflow.kernels.cuda.matmul``) read it from the backend they were
+built for. Backends start from :data:`default_allow_tf32`, which follows CuPy's documented switch,
+the ``CUPY_TF32`` environment variable; :func:`set_allow_tf32` (``gf.cuda.allow_tf32 = ...``)
+changes every backend and the default of those created later.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from functools import lru_cache
 
 from gradflow.backends.base import Backend, KernelTable
 
-#: Let cuBLAS use TF32 tensor cores for float32 matmul (faster, ~1e-3 relative error).
-#: Off by default (on when the environment sets ``CUPY_TF32=1``). Read at every matmul.
-allow_tf32: bool = os.environ.get("CUPY_TF32", "0").strip() not in ("", "0")
+
+def tf32_from_environment(environ=os.environ) -> bool:
+    """CuPy's documented TF32 switch: on when ``CUPY_TF32`` is set to anything but 0 or empty."""
+    return environ.get("CUPY_TF32", "0").strip() not in ("", "0")
+
+
+#: The TF32 switch new CUDA backends start with: off unless the environment sets ``CUPY_TF32=1``.
+default_allow_tf32: bool = tf32_from_environment()
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()   # every CupyBackend, for set_allow_tf32
+
+
+def set_allow_tf32(flag: bool) -> None:
+    """Let (or stop letting) cuBLAS use TF32 for float32 matmul on every CUDA backend, now and
+    for backends created later (faster, ~1e-3 relative error)."""
+    global default_allow_tf32
+    default_allow_tf32 = bool(flag)
+    for backend in list(_LIVE):
+        backend.allow_tf32 = default_allow_tf32
 
 
 class OutOfMemoryError(MemoryError):
@@ -117,24 +135,6 @@ def oom_message(exc: BaseException | None, requested_bytes: int | None, pool=Non
     return msg
 
 
-def apply_tf32(flag: bool) -> bool:
-    """Make cuBLAS float32 matmuls use (or stop using) TF32. True when applied at once.
-
-    Uses CuPy's ``set_compute_type`` (private, stable since CuPy 11); without it, falls back to
-    the documented ``CUPY_TF32`` variable, which CuPy reads only at the first float32 matmul.
-    """
-    try:
-        import numpy
-        from cupy._core import _routines_linalg as linalg
-
-        linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if flag
-                                else linalg.COMPUTE_TYPE_DEFAULT)
-        return True
-    except (ImportError, AttributeError):
-        os.environ["CUPY_TF32"] = "1" if flag else "0"
-        return False
-
-
 def _oom_types() -> tuple:
     try:
         from cupy.cuda.memory import OutOfMemoryError as CupyOOM
@@ -153,7 +153,12 @@ def _nbytes(data, dtype=None) -> int | None:
 
 
 class CupyBackend(Backend):
+    """CuPy on GPU ``index``. ``allow_tf32``: let cuBLAS use TF32 tensor cores for float32 matmul
+    on this backend (read at every matmul; set all backends at once with ``gf.cuda.allow_tf32``).
+    """
+
     name = "cupy"
+    allow_tf32: bool
 
     def __init__(self, index: int, seed: int | None = None):
         import cupy
@@ -167,6 +172,8 @@ class CupyBackend(Backend):
         self._oom = _oom_types()
         with self._cupy_device:
             self.rng = self._make_rng(seed)
+        self.allow_tf32 = default_allow_tf32
+        _LIVE.add(self)
         self.k = KernelTable(self, generic_kernels(), cuda_kernels(self))
 
     # --- out of memory ----------------------------------------------------------------------

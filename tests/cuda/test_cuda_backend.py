@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+import weakref
 
 import numpy as np
 import pytest
@@ -84,13 +85,28 @@ def test_allocating_entry_points_raise_a_clear_out_of_memory_error(call, nbytes)
     assert isinstance(info.value, MemoryError)
 
 
-def test_allow_tf32_is_one_flag(monkeypatch):
-    monkeypatch.setattr(cuda_backend, "allow_tf32", False)
+def test_allow_tf32_sets_every_cuda_backend_and_the_default(monkeypatch):
+    monkeypatch.setattr(cuda_backend, "default_allow_tf32", False)
+    monkeypatch.setattr(cuda_backend, "_LIVE", weakref.WeakSet())
+    live = [_fake_backend(), _fake_backend()]
+    for backend in live:
+        backend.allow_tf32 = False
+        cuda_backend._LIVE.add(backend)
     assert gf.cuda.allow_tf32 is False
     gf.cuda.allow_tf32 = True
-    assert cuda_backend.allow_tf32 is True and gf.cuda.allow_tf32 is True
-    gf.cuda.allow_tf32 = False
-    assert cuda_backend.allow_tf32 is False
+    try:
+        assert gf.cuda.allow_tf32 is True and cuda_backend.default_allow_tf32 is True
+        assert [b.allow_tf32 for b in live] == [True, True]
+    finally:
+        gf.cuda.allow_tf32 = False
+    assert [b.allow_tf32 for b in live] == [False, False] and gf.cuda.allow_tf32 is False
+
+
+def test_allow_tf32_defaults_to_the_cupy_tf32_environment_variable():
+    read = cuda_backend.tf32_from_environment
+    assert read({"CUPY_TF32": "1"}) is True and read({"CUPY_TF32": " 1 "}) is True
+    assert read({"CUPY_TF32": "0"}) is False and read({"CUPY_TF32": ""}) is False
+    assert read({}) is False
 
 
 # --- on a GPU -------------------------------------------------------------------------------
@@ -202,7 +218,7 @@ def test_allow_tf32_switches_cupys_compute_type(monkeypatch):
     import cupy
     from cupy._core import _routines_linalg as linalg
 
-    monkeypatch.setattr(cuda_backend, "allow_tf32", False)
+    gf.cuda.allow_tf32 = False
     a = gf.tensor(np.random.default_rng(0).standard_normal((256, 256)), dtype="float32",
                   device="cuda")
     exact = (a @ a).numpy()

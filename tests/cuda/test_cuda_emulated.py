@@ -37,7 +37,7 @@ def tables(libs, monkeypatch):
     import cuda_emulator
 
     cuda_emulator.patch(monkeypatch, libs)
-    backend = types.SimpleNamespace(xp=np)
+    backend = types.SimpleNamespace(xp=np, allow_tf32=False)
     generic = generic_kernels()
     return KernelTable(backend, generic, overrides(backend)), KernelTable(backend, generic, {})
 

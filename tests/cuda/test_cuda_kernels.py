@@ -24,9 +24,10 @@ DTYPES = [np.float32, np.float64]
 # --- without a GPU --------------------------------------------------------------------------
 def test_every_override_has_its_generic_kernels_signature():
     generic = generic_kernels()
-    table = overrides(types.SimpleNamespace(xp=np))
+    table = overrides(types.SimpleNamespace(xp=np, allow_tf32=False))
     assert {"relu", "softmax", "layer_norm_forward", "norm_backward", "batch_norm_train",
-            "softmax_cross_entropy_indices", "dropout_mask", "adam_update", "matmul"} <= set(table)
+            "softmax_cross_entropy_indices", "dropout_mask", "adam_update", "matmul", "erf",
+            "index_add"} <= set(table)
     for name, fn in table.items():
         want = list(inspect.signature(generic[name]).parameters.values())[1:]  # drop xp
         got = list(inspect.signature(fn).parameters.values())
@@ -130,6 +131,39 @@ def test_optimizer_updates_gpu_bitwise(gpu, dtype):
     cases.check_sgd(*gpu, dtype, exact=True)
     cases.check_adam(*gpu, dtype, exact=True)
     cases.check_rmsprop(*gpu, dtype, exact=True)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_erf_gpu_matches_scipy_in_the_input_dtype(gpu, dtype):
+    from scipy.special import erf
+
+    xp, fused, _ = gpu
+    x = np.linspace(-4, 4, 101).astype(dtype)
+    got = fused.erf(xp.asarray(x))
+    kw = dict(rtol=1e-3, atol=1e-3) if dtype == np.float16 else cases.tol(dtype)
+    cases.close(xp, got, erf(x).astype(dtype), dtype, **kw)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_index_add_gpu_accumulates_repeated_indices(gpu, dtype):
+    xp, fused, _ = gpu
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 5, 40)
+    g = rng.standard_normal((40, 3)).astype(dtype)
+    want = np.zeros((5, 3), dtype)
+    np.add.at(want, rows, g)
+    r = xp.asarray(rows)
+    for index in (r, (r,), (r, slice(None))):
+        cases.close(xp, fused.index_add(xp.asarray(g), (5, 3), index), want, dtype, scaled=True)
+    mask = np.arange(15).reshape(5, 3) % 4 == 0
+    vals = rng.standard_normal(int(mask.sum())).astype(dtype)
+    want = np.zeros((5, 3), dtype)
+    want[mask] = vals
+    cases.close(xp, fused.index_add(xp.asarray(vals), (5, 3), xp.asarray(mask)), want, dtype)
+    cases.close(xp, fused.index_add(xp.asarray(g[:2]), (5, 3), slice(1, 3)),
+                np.pad(g[:2], ((1, 2), (0, 0))), dtype)
 
 
 @needs_gpu

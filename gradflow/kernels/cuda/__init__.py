@@ -1,20 +1,25 @@
 """CUDA overrides of generic kernels (CuPy). Compiled lazily on first use and cached.
 
-The generic kernels already run on CuPy unchanged; overrides here fuse several passes into one
-kernel where that saves memory traffic. Every override has the exact signature of the generic
-kernel it replaces and calls that kernel for dtypes or layouts it does not handle. Importing this
-package never needs a GPU (nor CuPy): kernels are built on their first call.
+Most generic kernels run on CuPy unchanged; overrides here fuse several passes into one kernel
+where that saves memory traffic, or use CuPy's own routine where NumPy's has no CuPy twin. Each
+family's ``overrides(backend, generic)`` declares its table with :class:`._common.Overrides`:
+``@table.fused(fits=...)`` runs the fused kernel where dtypes and layout fit and the generic
+kernel otherwise, with the exact signature of the generic kernel it replaces (checked when the
+table is built). Importing this package never needs a GPU (nor CuPy): kernels are built on their
+first call. Nothing here imports above ``gradflow.kernels``; what a kernel needs from its backend
+(``xp``, the TF32 switch ``allow_tf32``) it reads from the backend object it is given.
 
-Families: ``elementwise`` (activations, dropout mask), ``softmax`` (row softmax/log-softmax),
+Families: ``elementwise`` (activations, dropout mask, erf), ``softmax`` (row softmax/log-softmax),
 ``loss`` (cross-entropy from class indices), ``normalization`` (layer norm, (N, C) batch norm),
-``optim`` (SGD, Adam/AdamW, RMSprop updates), ``matmul`` (the TF32 switch).
+``optim`` (SGD, Adam/AdamW, RMSprop updates), ``matmul`` (the TF32 switch), ``shape``
+(scatter-add).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-FAMILIES = ("elementwise", "softmax", "loss", "normalization", "optim", "matmul")
+FAMILIES = ("elementwise", "softmax", "loss", "normalization", "optim", "matmul", "shape")
 
 
 def overrides(backend) -> dict[str, Callable]:

@@ -1,4 +1,9 @@
-"""Shared pieces of the CUDA overrides: lazy kernel builders, the per-dtype prelude, reductions.
+"""Shared pieces of the CUDA overrides: the dispatch to fused kernels, lazy kernel builders, the
+per-dtype prelude, reductions.
+
+* :class:`Overrides` declares a family's overrides: ``@table.fused(fits=...)`` runs a fused kernel
+  where dtypes and layout fit and the generic kernel otherwise; ``@table.replace`` always runs
+  its function. Both check once that the function has the generic kernel's exact parameters.
 
 Every kernel source is a module-level string (so ``tests/cuda`` can compile it without a GPU);
 nothing here imports CuPy until a kernel is first built.
@@ -11,8 +16,117 @@ nothing here imports CuPy until a kernel is first built.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import NamedTuple
+import inspect
+from collections.abc import Callable
+from functools import cache, partial
+from typing import Any, NamedTuple
+
+
+def _parameters(fn: Callable) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+def kernel_signature(generic: Callable) -> inspect.Signature:
+    """The signature of ``generic`` without its leading ``xp``: what a backend's kernel takes."""
+    sig = inspect.signature(generic)
+    return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+
+def _check_parameters(name: str, role: str, fn: Callable, sig: inspect.Signature) -> None:
+    want = [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+    if _parameters(fn) != want:
+        raise TypeError(f"CUDA override {name!r}: the {role} takes {inspect.signature(fn)}, "
+                        f"the generic kernel takes {sig}")
+
+
+def fused(xp: Any, generic: Callable, fast: Callable, fits: Callable[..., bool]) -> Callable:
+    """The kernel ``fast(...) if fits(...) else generic(xp, ...)``, built once.
+
+    ``fast`` and ``fits`` take exactly the parameters of ``generic`` after ``xp`` (checked here,
+    so defaults cannot drift); the result has that signature and exposes ``.fast``, ``.fits``
+    and ``.generic``. The call costs one ``fits`` call on top of the chosen kernel.
+    """
+    name = generic.__name__
+    sig = kernel_signature(generic)
+    _check_parameters(name, "fused kernel", fast, sig)
+    _check_parameters(name, "fits predicate", fits, sig)
+    slow = partial(generic, xp)
+
+    def kernel(*args, **kwargs):
+        if fits(*args, **kwargs):
+            return fast(*args, **kwargs)
+        return slow(*args, **kwargs)
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = fast.__doc__ or generic.__doc__
+    kernel.__signature__ = sig
+    kernel.fast, kernel.fits, kernel.generic = fast, fits, generic
+    return kernel
+
+
+class Overrides:
+    """A family's override table for one backend, declared beside the code it runs::
+
+        table = Overrides(backend, generic)
+
+        @table.fused(fits=lambda x: floats(x))   # dtypes/layout the fused kernel accepts
+        def relu(x):                              # the generic kernel's name and parameters
+            return elementwise("relu", SPEC)(x)
+
+        return table.kernels
+
+    ``replace`` registers a function that always runs (it may call ``table.generic(name)``).
+    Names that are not generic kernels, and parameter lists that differ, raise at once.
+    """
+
+    def __init__(self, backend: Any, generic: dict[str, Callable]):
+        self.xp = backend.xp
+        self._generic = generic
+        self.kernels: dict[str, Callable] = {}
+
+    def generic(self, name: str) -> Callable:
+        """The generic kernel ``name`` (unbound: it takes ``xp`` first)."""
+        try:
+            return self._generic[name]
+        except KeyError:
+            raise KeyError(f"CUDA override {name!r} replaces no generic kernel") from None
+
+    def fused(self, fits: Callable[..., bool]) -> Callable[[Callable], Callable]:
+        """Decorator: the kernel named like the function runs it where ``fits`` holds."""
+
+        def register(fast: Callable) -> Callable:
+            kernel = fused(self.xp, self.generic(fast.__name__), fast, fits)
+            self.kernels[fast.__name__] = kernel
+            return kernel
+
+        return register
+
+    def replace(self, fn: Callable) -> Callable:
+        """Decorator: the kernel named like ``fn`` is ``fn`` (checked against its signature)."""
+        _check_parameters(fn.__name__, "override", fn, kernel_signature(self.generic(fn.__name__)))
+        self.kernels[fn.__name__] = fn
+        return fn
+
+
+def floats(*arrays) -> bool:
+    """Whether the arrays (None entries skipped) are all float32 or all float64."""
+    dtype = None
+    for a in arrays:
+        if a is None:
+            continue
+        if dtype is None:
+            dtype = a.dtype
+            if dtype.char not in "fd":
+                return False
+        elif a.dtype != dtype:
+            return False
+    return dtype is not None
+
+
+def rows_fit(a) -> bool:
+    """Whether ``a`` is a non-empty C-contiguous float32/float64 array (a row kernel's input)."""
+    return a.dtype.char in "fd" and a.size > 0 and a.flags.c_contiguous
+
 
 #: dtype.char -> C type of the raw kernels. Other dtypes fall back to the generic kernels.
 CTYPES = {"f": "float", "d": "double"}

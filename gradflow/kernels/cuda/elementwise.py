@@ -1,7 +1,8 @@
-"""Fused elementwise CUDA kernels (CuPy ``ElementwiseKernel``): activations and the dropout mask.
+"""Fused elementwise CUDA kernels (CuPy ``ElementwiseKernel``): activations and the dropout mask;
+``erf`` through ``cupyx.scipy.special``.
 
-Each override has the generic kernel's signature and runs the fused kernel for float32/float64
-operands of one dtype; anything else (integers, float16, mixed dtypes) goes to the generic kernel.
+Each fused kernel runs for float32/float64 operands of one dtype; anything else (integers,
+float16, mixed dtypes) goes to the generic kernel (see :class:`~._common.Overrides`).
 The formulas are the generic kernels' (see :mod:`gradflow.kernels.activation`), written as one
 pass over memory instead of several.
 """
@@ -9,8 +10,9 @@ pass over memory instead of several.
 from __future__ import annotations
 
 import math
+from functools import cache
 
-from gradflow.kernels.cuda._common import EW, elementwise
+from gradflow.kernels.cuda._common import EW, Overrides, elementwise, floats
 
 _K = repr(math.sqrt(2.0 / math.pi))   # √(2/π)
 _INV_SQRT2 = repr(1.0 / math.sqrt(2.0))
@@ -47,72 +49,65 @@ EW_SPECS = {
 }
 
 
-def _f(a) -> bool:
-    return a.dtype.char in "fd"
+@cache
+def _special_erf():
+    from cupyx.scipy.special import erf
+
+    return erf
+
+
+def _ew(name: str):
+    return elementwise(name, EW_SPECS[name])
 
 
 def overrides(backend, generic) -> dict:
     xp = backend.xp
-    gk = {name: generic[name] for name in (
-        "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid",
-        "sigmoid_backward", "tanh_backward", "gelu", "gelu_backward", "dropout_mask")}
+    table = Overrides(backend, generic)
 
-    def ew(name):
-        return elementwise(name, EW_SPECS[name])
-
+    @table.fused(fits=lambda x: floats(x))
     def relu(x):
-        if _f(x):
-            return ew("relu")(x)
-        return gk["relu"](xp, x)
+        return _ew("relu")(x)
 
+    @table.fused(fits=lambda g, y: floats(g, y))
     def relu_backward(g, y):
-        if _f(g) and g.dtype == y.dtype:
-            return ew("relu_backward")(g, y)
-        return gk["relu_backward"](xp, g, y)
+        return _ew("relu_backward")(g, y)
 
+    @table.fused(fits=lambda x, negative_slope=0.01: floats(x))
     def leaky_relu(x, negative_slope=0.01):
-        if _f(x):
-            return ew("leaky_relu")(x, negative_slope)
-        return gk["leaky_relu"](xp, x, negative_slope)
+        return _ew("leaky_relu")(x, negative_slope)
 
+    @table.fused(fits=lambda g, x, negative_slope=0.01: floats(g, x))
     def leaky_relu_backward(g, x, negative_slope=0.01):
-        if _f(g) and g.dtype == x.dtype:
-            return ew("leaky_relu_backward")(g, x, negative_slope)
-        return gk["leaky_relu_backward"](xp, g, x, negative_slope)
+        return _ew("leaky_relu_backward")(g, x, negative_slope)
 
+    @table.fused(fits=lambda x: floats(x))
     def sigmoid(x):
-        if _f(x):
-            return ew("sigmoid")(x)
-        return gk["sigmoid"](xp, x)
+        return _ew("sigmoid")(x)
 
+    @table.fused(fits=lambda g, y: floats(g, y))
     def sigmoid_backward(g, y):
-        if _f(g) and g.dtype == y.dtype:
-            return ew("sigmoid_backward")(g, y)
-        return gk["sigmoid_backward"](xp, g, y)
+        return _ew("sigmoid_backward")(g, y)
 
+    @table.fused(fits=lambda g, y: floats(g, y))
     def tanh_backward(g, y):
-        if _f(g) and g.dtype == y.dtype:
-            return ew("tanh_backward")(g, y)
-        return gk["tanh_backward"](xp, g, y)
+        return _ew("tanh_backward")(g, y)
 
+    @table.fused(fits=lambda x, approximate="none": floats(x))
     def gelu(x, approximate="none"):
-        if _f(x):
-            return ew("gelu_tanh" if approximate == "tanh" else "gelu")(x)
-        return gk["gelu"](xp, x, approximate)
+        return _ew("gelu_tanh" if approximate == "tanh" else "gelu")(x)
 
+    @table.fused(fits=lambda g, x, approximate="none": floats(g, x))
     def gelu_backward(g, x, approximate="none"):
-        if _f(g) and g.dtype == x.dtype:
-            return ew("gelu_tanh_backward" if approximate == "tanh" else "gelu_backward")(g, x)
-        return gk["gelu_backward"](xp, g, x, approximate)
+        return _ew("gelu_tanh_backward" if approximate == "tanh" else "gelu_backward")(g, x)
 
+    @table.fused(fits=lambda rng, shape, p, dtype: xp.dtype(dtype).char in "fd")
     def dropout_mask(rng, shape, p, dtype):
-        dt = xp.dtype(dtype)
-        if dt.char not in "fd":
-            return gk["dropout_mask"](xp, rng, shape, p, dtype)
         u = rng.random(shape, dtype="float32")
-        return ew("dropout_mask")(u, p, 1.0 / (1.0 - p), xp.empty(u.shape, dtype=dt))
+        return _ew("dropout_mask")(u, p, 1.0 / (1.0 - p), xp.empty(u.shape, dtype=xp.dtype(dtype)))
 
-    return {"relu": relu, "relu_backward": relu_backward, "leaky_relu": leaky_relu,
-            "leaky_relu_backward": leaky_relu_backward, "sigmoid": sigmoid,
-            "sigmoid_backward": sigmoid_backward, "tanh_backward": tanh_backward,
-            "gelu": gelu, "gelu_backward": gelu_backward, "dropout_mask": dropout_mask}
+    @table.replace
+    def erf(a):
+        """erf through ``cupyx.scipy.special`` (the generic kernel is SciPy's), in ``a``'s dtype."""
+        return _special_erf()(a).astype(a.dtype, copy=False)
+
+    return table.kernels

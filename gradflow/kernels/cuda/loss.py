@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import numpy
 
-from gradflow.kernels.cuda._common import EW, REDUCE_SRC, elementwise, raw, row_launch
+from gradflow.kernels.cuda._common import (
+    EW,
+    REDUCE_SRC,
+    Overrides,
+    elementwise,
+    floats,
+    raw,
+    row_launch,
+    rows_fit,
+)
 
 CE_FWD_SRC = REDUCE_SRC + r"""
 extern "C" __global__ void gf_ce_indices_fwd(const T* __restrict__ x,
@@ -59,16 +68,25 @@ RAW_SOURCES = {"gf_ce_indices_fwd": CE_FWD_SRC}
 EW_SPECS = {"ce_indices_backward": CE_BWD}
 
 
+def _targets_fit(target, rows: int) -> bool:
+    return target.shape == (rows,) and target.dtype.kind in "iu"
+
+
+def _forward_fits(logits, target, label_smoothing=0.0) -> bool:
+    return logits.ndim == 2 and rows_fit(logits) and _targets_fit(target, logits.shape[0])
+
+
+def _backward_fits(g, logp, target, label_smoothing=0.0) -> bool:
+    return (logp.ndim == 2 and logp.size > 0 and floats(logp, g)
+            and g.shape == logp.shape[:1] and _targets_fit(target, logp.shape[0]))
+
+
 def overrides(backend, generic) -> dict:
     xp = backend.xp
-    g_fwd = generic["softmax_cross_entropy_indices"]
-    g_bwd = generic["softmax_cross_entropy_indices_backward"]
+    table = Overrides(backend, generic)
 
+    @table.fused(fits=_forward_fits)
     def softmax_cross_entropy_indices(logits, target, label_smoothing=0.0):
-        if (logits.ndim != 2 or logits.dtype.char not in "fd" or logits.size == 0
-                or not logits.flags.c_contiguous or target.shape != logits.shape[:1]
-                or target.dtype.kind not in "iu"):
-            return g_fwd(xp, logits, target, label_smoothing)
         rows, cols = logits.shape
         t = xp.ascontiguousarray(target, dtype=numpy.int64)
         loss = xp.empty((rows,), dtype=logits.dtype)
@@ -81,16 +99,12 @@ def overrides(backend, generic) -> dict:
                           numpy.int32(1 if label_smoothing else 0)))
         return loss, logp
 
+    @table.fused(fits=_backward_fits)
     def softmax_cross_entropy_indices_backward(g, logp, target, label_smoothing=0.0):
-        if (logp.ndim != 2 or logp.dtype.char not in "fd" or g.dtype != logp.dtype
-                or g.shape != logp.shape[:1] or target.shape != logp.shape[:1]
-                or target.dtype.kind not in "iu" or logp.size == 0):
-            return g_bwd(xp, g, logp, target, label_smoothing)
         rows, cols = logp.shape
         eps_c = label_smoothing / cols if label_smoothing else 0.0
         return elementwise("ce_indices_backward", CE_BWD)(
             logp, target.reshape(rows, 1), g.reshape(rows, 1), cols, eps_c,
             1 - label_smoothing)
 
-    return {"softmax_cross_entropy_indices": softmax_cross_entropy_indices,
-            "softmax_cross_entropy_indices_backward": softmax_cross_entropy_indices_backward}
+    return table.kernels

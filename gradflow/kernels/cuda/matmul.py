@@ -1,33 +1,57 @@
-"""Matrix products on cuBLAS that honour ``gradflow.backends.cuda.allow_tf32``.
+"""Matrix products on cuBLAS that honour the backend's TF32 switch (``backend.allow_tf32``).
 
-The flag is read on every call (one attribute read); CuPy's compute type is changed only when
-the flag changed since the last call, so there is no per-call cost beyond that comparison.
+The switch is read on every call (one attribute read). CuPy's float32 compute type is one
+process-wide setting, so it is changed only when the calling backend's switch differs from what
+was last handed to CuPy: no cost per call beyond that comparison.
 """
 
 from __future__ import annotations
 
-from gradflow.backends import cuda as cuda_backend
+import os
 
-_APPLIED: list = [None]   # the allow_tf32 value last handed to CuPy
+from gradflow.kernels.cuda._common import Overrides
+
+_APPLIED: list = [None]   # the TF32 flag last handed to CuPy (process-wide, like CuPy's setting)
 
 
-def _sync_tf32() -> None:
-    flag = bool(cuda_backend.allow_tf32)
+def apply_tf32(flag: bool) -> bool:
+    """Make cuBLAS float32 matmuls use (or stop using) TF32. True when applied at once.
+
+    Uses CuPy's ``set_compute_type`` (private, stable since CuPy 11); without it, falls back to
+    the documented ``CUPY_TF32`` variable, which CuPy reads only at the first float32 matmul.
+    """
+    try:
+        import numpy
+        from cupy._core import _routines_linalg as linalg
+
+        linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if flag
+                                else linalg.COMPUTE_TYPE_DEFAULT)
+        return True
+    except (ImportError, AttributeError):
+        os.environ["CUPY_TF32"] = "1" if flag else "0"
+        return False
+
+
+def sync_tf32(flag: bool) -> None:
+    """Hand ``flag`` to CuPy when it differs from the flag it last got."""
     if flag is not _APPLIED[0]:
-        cuda_backend.apply_tf32(flag)
+        apply_tf32(flag)
         _APPLIED[0] = flag
 
 
 def overrides(backend, generic) -> dict:
     xp = backend.xp
-    g_matmul, g_linear = generic["matmul"], generic["linear"]
+    table = Overrides(backend, generic)
+    g_matmul, g_linear = table.generic("matmul"), table.generic("linear")
 
+    @table.replace
     def matmul(a, b):
-        _sync_tf32()
+        sync_tf32(bool(backend.allow_tf32))
         return g_matmul(xp, a, b)
 
+    @table.replace
     def linear(x, weight, bias=None):
-        _sync_tf32()
+        sync_tf32(bool(backend.allow_tf32))
         return g_linear(xp, x, weight, bias)
 
-    return {"matmul": matmul, "linear": linear}
+    return table.kernels

@@ -10,7 +10,8 @@ Batch norm (N, C) works on strips of 32 columns, the N rows split into chunks so
 full for any C: forward = Σx partials → (mean, Σ(x − μ)² partials) → (σ², rstd, x̂, y);
 backward = (Σ g, Σ g x̂) partials → (dL/dγ, dL/dβ, dL/dx). Each later kernel first adds up the
 partials of its own 32 columns. Shapes, dtypes and outputs are the generic kernels'; other
-layouts (non-trailing axes, (N, C, L) batch norm, non-contiguous input) use the generic ones.
+layouts (non-trailing axes, (N, C, L) batch norm, non-contiguous input, parameters of another
+dtype) use the generic ones.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import math
 
 import numpy
 
-from gradflow.kernels.cuda._common import REDUCE_SRC, column_launch, raw, row_launch
+from gradflow.kernels.cuda._common import (
+    REDUCE_SRC,
+    Overrides,
+    column_launch,
+    floats,
+    raw,
+    row_launch,
+    rows_fit,
+)
 
 LAYER_NORM_SRC = REDUCE_SRC + r"""
 extern "C" __global__ void gf_layer_norm_fwd(const T* __restrict__ x, const T* __restrict__ w,
@@ -241,54 +250,98 @@ NORM_SRC = LAYER_NORM_SRC + COLUMN_SRC
 RAW_SOURCES = {"gf_norm_kernels": NORM_SRC}
 
 
-def _vec(xp, a, cols, dtype):
-    """``a`` (or a dummy pointer when None) as a contiguous 1-D array of ``dtype``."""
+def _vec(xp, a, cols: int, dtype):
+    """``a`` (or a dummy pointer when None) as a contiguous 1-D array, and whether it is given."""
     if a is None:
         return xp.empty((1,), dtype=dtype), 0
-    if a.size != cols or a.dtype != dtype:
-        raise _Unsupported
     return xp.ascontiguousarray(a).reshape(cols), 1
 
 
-class _Unsupported(Exception):
-    """Raised inside an override to fall back to the generic kernel."""
+def _param_fits(a, cols: int, dtype) -> bool:
+    return a is None or (a.size == cols and a.dtype == dtype)
 
 
-def _ok(x) -> bool:
-    return x.dtype.char in "fd" and x.size > 0 and x.flags.c_contiguous
+def _trailing(axes, ndim: int) -> int:
+    """``len(axes)`` when ``axes`` are the last axes of an ``ndim``-d array, else 0."""
+    n = len(axes)
+    return n if 0 < n <= ndim and tuple(axes) == tuple(range(ndim - n, ndim)) else 0
+
+
+def _is_bn(ndim: int, axes, param_axes) -> bool:
+    """(N, C) batch norm: statistics and parameters both over axis 0."""
+    return ndim == 2 and tuple(axes) == (0,) and tuple(param_axes) == (0,)
+
+
+def _layer_norm_fits(x, weight, bias, eps, axes) -> bool:
+    n = _trailing(axes, x.ndim)
+    if not (n and rows_fit(x)):
+        return False
+    cols = math.prod(x.shape[x.ndim - n:])
+    return _param_fits(weight, cols, x.dtype) and _param_fits(bias, cols, x.dtype)
+
+
+def _batch_norm_fits(x, weight, bias, eps, axes) -> bool:
+    return (x.ndim == 2 and tuple(axes) == (0,) and rows_fit(x)
+            and _param_fits(weight, x.shape[1], x.dtype) and _param_fits(bias, x.shape[1], x.dtype))
+
+
+def _norm_backward_fits(g, xhat, rstd, weight, axes, param_axes) -> bool:
+    if not (rows_fit(xhat) and g.shape == xhat.shape and floats(xhat, g, rstd)):
+        return False
+    if _is_bn(xhat.ndim, axes, param_axes):
+        cols = xhat.shape[1]
+        return rstd.size == cols and _param_fits(weight, cols, xhat.dtype)
+    n = _trailing(axes, xhat.ndim)
+    if not n or tuple(param_axes) != tuple(range(xhat.ndim - n)):
+        return False
+    cols = math.prod(xhat.shape[xhat.ndim - n:])
+    return rstd.size == xhat.size // cols and _param_fits(weight, cols, xhat.dtype)
 
 
 def overrides(backend, generic) -> dict:
     xp = backend.xp
-    g_ln, g_bn, g_bw = (generic["layer_norm_forward"], generic["batch_norm_train"],
-                        generic["norm_backward"])
+    table = Overrides(backend, generic)
 
     def k(name, dtype):
         return raw(NORM_SRC, name, dtype.char)
 
-    def ln_forward(x, weight, bias, eps, k_axes):
-        lead = x.shape[:x.ndim - k_axes]
-        cols = math.prod(x.shape[x.ndim - k_axes:])
+    @table.fused(fits=_layer_norm_fits)
+    def layer_norm_forward(x, weight, bias, eps, axes):
+        n = len(axes)
+        lead = x.shape[:x.ndim - n]
+        cols = math.prod(x.shape[x.ndim - n:])
         rows = x.size // cols
         w, has_w = _vec(xp, weight, cols, x.dtype)
         b, has_b = _vec(xp, bias, cols, x.dtype)
         y = xp.empty_like(x)
         xhat = xp.empty_like(x)
-        rstd = xp.empty(lead + (1,) * k_axes, dtype=x.dtype)
+        rstd = xp.empty(lead + (1,) * n, dtype=x.dtype)
         grid, block = row_launch(rows, cols)
         k("gf_layer_norm_fwd", x.dtype)(
             grid, block, (x, w, b, y, xhat, rstd, numpy.int64(rows), numpy.int64(cols),
                           x.dtype.type(eps), numpy.int32(has_w), numpy.int32(has_b)))
         return y, xhat, rstd
 
-    def layer_norm_forward(x, weight, bias, eps, axes):
-        n = len(axes)
-        if _ok(x) and 0 < n <= x.ndim and tuple(axes) == tuple(range(x.ndim - n, x.ndim)):
-            try:
-                return ln_forward(x, weight, bias, eps, n)
-            except _Unsupported:
-                pass
-        return g_ln(xp, x, weight, bias, eps, axes)
+    @table.fused(fits=_batch_norm_fits)
+    def batch_norm_train(x, weight, bias, eps, axes):
+        rows, cols = x.shape
+        w, has_w = _vec(xp, weight, cols, x.dtype)
+        b, has_b = _vec(xp, bias, cols, x.dtype)
+        grid, block, per_chunk = column_launch(rows, cols)
+        dims = (numpy.int64(rows), numpy.int64(cols), numpy.int64(per_chunk))
+        part = xp.empty((grid[1], cols), dtype=x.dtype)
+        part2 = xp.empty_like(part)
+        mean = xp.empty((1, cols), dtype=x.dtype)
+        var = xp.empty_like(mean)
+        rstd = xp.empty_like(mean)
+        y = xp.empty_like(x)
+        xhat = xp.empty_like(x)
+        k("gf_bn_fwd_sum", x.dtype)(grid, block, (x, part) + dims)
+        k("gf_bn_fwd_var", x.dtype)(grid, block, (x, part, mean, part2) + dims)
+        k("gf_bn_fwd_apply", x.dtype)(
+            grid, block, (x, part2, mean, w, b, y, xhat, var, rstd) + dims
+            + (x.dtype.type(eps), numpy.int32(has_w), numpy.int32(has_b)))
+        return y, xhat, mean, var, rstd
 
     def column_sums(g, xhat, rows, cols):
         grid, block, per_chunk = column_launch(rows, cols)
@@ -319,34 +372,6 @@ def overrides(backend, generic) -> dict:
         pshape = xhat.shape[xhat.ndim - n:]
         return gx, gw.reshape(pshape), gb.reshape(pshape)
 
-    def bn_forward(x, weight, bias, eps):
-        rows, cols = x.shape
-        w, has_w = _vec(xp, weight, cols, x.dtype)
-        b, has_b = _vec(xp, bias, cols, x.dtype)
-        grid, block, per_chunk = column_launch(rows, cols)
-        dims = (numpy.int64(rows), numpy.int64(cols), numpy.int64(per_chunk))
-        part = xp.empty((grid[1], cols), dtype=x.dtype)
-        part2 = xp.empty_like(part)
-        mean = xp.empty((1, cols), dtype=x.dtype)
-        var = xp.empty_like(mean)
-        rstd = xp.empty_like(mean)
-        y = xp.empty_like(x)
-        xhat = xp.empty_like(x)
-        k("gf_bn_fwd_sum", x.dtype)(grid, block, (x, part) + dims)
-        k("gf_bn_fwd_var", x.dtype)(grid, block, (x, part, mean, part2) + dims)
-        k("gf_bn_fwd_apply", x.dtype)(
-            grid, block, (x, part2, mean, w, b, y, xhat, var, rstd) + dims
-            + (x.dtype.type(eps), numpy.int32(has_w), numpy.int32(has_b)))
-        return y, xhat, mean, var, rstd
-
-    def batch_norm_train(x, weight, bias, eps, axes):
-        if _ok(x) and x.ndim == 2 and tuple(axes) == (0,):
-            try:
-                return bn_forward(x, weight, bias, eps)
-            except _Unsupported:
-                pass
-        return g_bn(xp, x, weight, bias, eps, axes)
-
     def bn_backward(g, xhat, rstd, weight):
         rows, cols = xhat.shape
         w, has_w = _vec(xp, weight, cols, xhat.dtype)
@@ -361,19 +386,10 @@ def overrides(backend, generic) -> dict:
                           numpy.int64(cols), numpy.int64(per_chunk), numpy.int32(has_w)))
         return (gx, gw, gb) if has_w else (gx, None, None)
 
+    @table.fused(fits=_norm_backward_fits)
     def norm_backward(g, xhat, rstd, weight, axes, param_axes):
-        axes, param_axes = tuple(axes), tuple(param_axes)
-        if _ok(xhat) and g.shape == xhat.shape and g.dtype == xhat.dtype:
-            nd, n = xhat.ndim, len(axes)
-            try:
-                if nd == 2 and axes == (0,) and param_axes == (0,):
-                    return bn_backward(g, xhat, rstd, weight)
-                if (0 < n <= nd and axes == tuple(range(nd - n, nd))
-                        and param_axes == tuple(range(nd - n))):
-                    return ln_backward(g, xhat, rstd, weight, n)
-            except _Unsupported:
-                pass
-        return g_bw(xp, g, xhat, rstd, weight, axes, param_axes)
+        if _is_bn(xhat.ndim, axes, param_axes):
+            return bn_backward(g, xhat, rstd, weight)
+        return ln_backward(g, xhat, rstd, weight, len(axes))
 
-    return {"layer_norm_forward": layer_norm_forward, "batch_norm_train": batch_norm_train,
-            "norm_backward": norm_backward}
+    return table.kernels

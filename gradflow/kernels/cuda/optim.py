@@ -10,7 +10,7 @@ memory instead of about ten. Branches on the flags are uniform across the launch
 
 from __future__ import annotations
 
-from gradflow.kernels.cuda._common import EW, elementwise
+from gradflow.kernels.cuda._common import EW, Overrides, elementwise, floats
 
 _NO_FMA = ("--fmad=false",)
 
@@ -68,36 +68,46 @@ def _lerp_args(weight: float) -> tuple[float, int]:
 
 
 def _same(p, *arrays) -> bool:
-    if p.dtype.char not in "fd":
-        return False
-    return all(a is None or (a.dtype == p.dtype and a.shape == p.shape) for a in arrays)
+    """p is float32/float64 and every state array given has its dtype and shape."""
+    return floats(p, *arrays) and all(a is None or a.shape == p.shape for a in arrays)
+
+
+def _sgd_fits(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step,
+              maximize=False) -> bool:
+    return _same(p, g, buf) and not (momentum and buf is None)
+
+
+def _adam_fits(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled,
+               maximize=False) -> bool:
+    return _same(p, g, m, v, vmax)
+
+
+def _rmsprop_fits(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
+                  maximize=False) -> bool:
+    return _same(p, g, square_avg, grad_avg, buf) and not (momentum and buf is None)
+
+
+def _ew(name: str):
+    return elementwise(name, EW_SPECS[name])
 
 
 def overrides(backend, generic) -> dict:
-    xp = backend.xp
-    g_sgd, g_adam, g_rms = generic["sgd_update"], generic["adam_update"], generic["rmsprop_update"]
+    table = Overrides(backend, generic)
 
-    def ew(name):
-        return elementwise(name, EW_SPECS[name])
-
+    @table.fused(fits=_sgd_fits)
     def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step,
                    maximize=False):
-        if not _same(p, g, buf) or (momentum and buf is None):
-            return g_sgd(xp, p, g, buf, lr, momentum, dampening, nesterov, weight_decay,
-                         first_step, maximize)
         flags = ((1 if maximize else 0) | (2 if weight_decay else 0) | (4 if first_step else 0)
                  | (8 if nesterov else 0))
         args = (g, lr, weight_decay, momentum, 1 - dampening, flags)
         if momentum:
-            ew("sgd_momentum")(*args, p, buf)
+            _ew("sgd_momentum")(*args, p, buf)
         else:
-            ew("sgd")(*args, p)
+            _ew("sgd")(*args, p)
 
+    @table.fused(fits=_adam_fits)
     def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled,
                     maximize=False):
-        if not _same(p, g, m, v, vmax):
-            return g_adam(xp, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step,
-                          decoupled, maximize)
         lw, hi = _lerp_args(1 - beta1)
         flags = (1 if maximize else 0) | hi
         if weight_decay:
@@ -107,15 +117,13 @@ def overrides(backend, generic) -> dict:
         args = (g, 1 - lr * weight_decay, weight_decay, lw, beta2, 1 - beta2, bc2_sqrt, eps,
                 lr / bc1, flags)
         if vmax is not None:
-            ew("adam_amsgrad")(*args, p, m, v, vmax)
+            _ew("adam_amsgrad")(*args, p, m, v, vmax)
         else:
-            ew("adam")(*args, p, m, v)
+            _ew("adam")(*args, p, m, v)
 
+    @table.fused(fits=_rmsprop_fits)
     def rmsprop_update(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
                        maximize=False):
-        if not _same(p, g, square_avg, grad_avg, buf) or (momentum and buf is None):
-            return g_rms(xp, p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay,
-                         momentum, maximize)
         lw, hi = _lerp_args(1 - alpha)
         flags = (1 if maximize else 0) | (2 if weight_decay else 0) | hi
         args = (g, weight_decay, alpha, 1 - alpha, lw, eps, lr, momentum, flags)
@@ -123,7 +131,6 @@ def overrides(backend, generic) -> dict:
             "_momentum" if momentum else "")
         state = (square_avg,) + ((grad_avg,) if grad_avg is not None else ()) + (
             (buf,) if momentum else ())
-        ew(name)(*args, p, *state)
+        _ew(name)(*args, p, *state)
 
-    return {"sgd_update": sgd_update, "adam_update": adam_update,
-            "rmsprop_update": rmsprop_update}
+    return table.kernels

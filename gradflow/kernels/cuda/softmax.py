@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy
 
-from gradflow.kernels.cuda._common import REDUCE_SRC, as_rows, raw, row_launch
+from gradflow.kernels.cuda._common import (
+    REDUCE_SRC,
+    Overrides,
+    as_rows,
+    raw,
+    row_launch,
+    rows_fit,
+)
 
 SOFTMAX_FWD_SRC = REDUCE_SRC + r"""
 extern "C" __global__ void gf_softmax_fwd(const T* __restrict__ x, T* __restrict__ y,
@@ -65,14 +72,18 @@ extern "C" __global__ void gf_softmax_bwd(const T* __restrict__ g, const T* __re
 RAW_SOURCES = {"gf_softmax_fwd": SOFTMAX_FWD_SRC, "gf_softmax_bwd": SOFTMAX_BWD_SRC}
 
 
-def _last_axis(a, axis) -> bool:
-    return a.dtype.char in "fd" and (axis == -1 or axis == a.ndim - 1) and a.ndim >= 1
+def _rows_last_axis(x, axis) -> bool:
+    """x is a non-empty C-contiguous float32/float64 array reduced over its last axis."""
+    return x.ndim >= 1 and (axis == -1 or axis == x.ndim - 1) and rows_fit(x)
+
+
+def _grad_fits(g, y, axis) -> bool:
+    return _rows_last_axis(y, axis) and g.shape == y.shape and g.dtype == y.dtype
 
 
 def overrides(backend, generic) -> dict:
     xp = backend.xp
-    g_softmax, g_log_softmax = generic["softmax"], generic["log_softmax"]
-    g_softmax_bw, g_log_softmax_bw = generic["softmax_backward"], generic["log_softmax_backward"]
+    table = Overrides(backend, generic)
 
     def forward(x, log_mode):
         x2 = as_rows(x)
@@ -93,31 +104,20 @@ def overrides(backend, generic) -> dict:
                           numpy.int32(log_mode)))
         return gx.reshape(y.shape)
 
-    def _fits(x, axis):
-        return _last_axis(x, axis) and x.size > 0 and x.flags.c_contiguous
-
-    def _fits_bw(g, y, axis):
-        return _fits(y, axis) and g.shape == y.shape and g.dtype == y.dtype
-
+    @table.fused(fits=lambda x, axis=-1: _rows_last_axis(x, axis))
     def softmax(x, axis=-1):
-        if _fits(x, axis):
-            return forward(x, 0)
-        return g_softmax(xp, x, axis)
+        return forward(x, 0)
 
+    @table.fused(fits=lambda x, axis=-1: _rows_last_axis(x, axis))
     def log_softmax(x, axis=-1):
-        if _fits(x, axis):
-            return forward(x, 1)
-        return g_log_softmax(xp, x, axis)
+        return forward(x, 1)
 
+    @table.fused(fits=lambda g, y, axis=-1: _grad_fits(g, y, axis))
     def softmax_backward(g, y, axis=-1):
-        if _fits_bw(g, y, axis):
-            return backward(g, y, 0)
-        return g_softmax_bw(xp, g, y, axis)
+        return backward(g, y, 0)
 
+    @table.fused(fits=lambda g, y, axis=-1: _grad_fits(g, y, axis))
     def log_softmax_backward(g, y, axis=-1):
-        if _fits_bw(g, y, axis):
-            return backward(g, y, 1)
-        return g_log_softmax_bw(xp, g, y, axis)
+        return backward(g, y, 1)
 
-    return {"softmax": softmax, "log_softmax": log_softmax,
-            "softmax_backward": softmax_backward, "log_softmax_backward": log_softmax_backward}
+    return table.kernels
