@@ -1,8 +1,17 @@
-"""Elementwise arithmetic and math kernels, and the broadcasting reduction ``sum_to``."""
+"""Elementwise arithmetic and math kernels, their backward kernels, and ``sum_to``.
+
+Backward kernels take the upstream gradient ``g`` first and return the gradient at the
+broadcast shape; the op reduces it to each input's shape with :func:`sum_to`.
+"""
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 from gradflow.kernels import kernel
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 @kernel
@@ -26,6 +35,12 @@ def div(xp, a, b):
 
 
 @kernel
+def div_grad_divisor(xp, g, a, b):
+    """d(a/b)/db · g = −g a / b²."""
+    return -g * a / (b * b)
+
+
+@kernel
 def neg(xp, a):
     return -a
 
@@ -33,6 +48,24 @@ def neg(xp, a):
 @kernel
 def power(xp, a, b):
     return a ** b
+
+
+@kernel
+def pow_grad_base(xp, g, a, b):
+    """d(a^b)/da · g = g · b a^(b−1)."""
+    return g * (b * a ** (b - 1))
+
+
+@kernel
+def pow_grad_exponent(xp, g, out, log_a):
+    """d(a^b)/db · g = g · a^b · log a (``out`` = a^b; ``log_a`` as :func:`log_nonzero` gives)."""
+    return g * out * log_a
+
+
+@kernel
+def log_nonzero(xp, a):
+    """log a with log 0 taken as 0 (the exponent's gradient of 0^b, as JAX has it)."""
+    return xp.log(xp.where(a == 0, 1, a))
 
 
 @kernel
@@ -51,8 +84,20 @@ def sqrt(xp, a):
 
 
 @kernel
+def sqrt_backward(xp, g, y):
+    """d√x/dx · g = g / (2y), y = √x."""
+    return g / (2 * y)
+
+
+@kernel
 def abs(xp, a):  # noqa: A001 - the kernel is named after the op
     return xp.abs(a)
+
+
+@kernel
+def abs_backward(xp, g, a):
+    """d|x|/dx · g = g · sign(x) (0 at x = 0)."""
+    return g * xp.sign(a)
 
 
 @kernel
@@ -66,17 +111,37 @@ def sin(xp, a):
 
 
 @kernel
+def sin_backward(xp, g, a):
+    return g * xp.cos(a)
+
+
+@kernel
 def cos(xp, a):
     return xp.cos(a)
 
 
 @kernel
+def cos_backward(xp, g, a):
+    return -g * xp.sin(a)
+
+
+@cache
+def _scipy_erf():
+    from scipy.special import erf  # imported on first use: SciPy is slow to import
+
+    return erf
+
+
+@kernel
 def erf(xp, a):
-    if xp.__name__ == "numpy":
-        from scipy.special import erf as _erf
-    else:
-        from cupyx.scipy.special import erf as _erf
-    return _erf(a).astype(a.dtype, copy=False)
+    """erf through SciPy (NumPy arrays), in ``a``'s dtype; the CUDA backend overrides it."""
+    return _scipy_erf()(a).astype(a.dtype, copy=False)
+
+
+@kernel
+def erf_backward(xp, g, a):
+    """d erf(x)/dx · g = g · 2/√π · e^{−x²}."""
+    return g * _TWO_OVER_SQRT_PI * xp.exp(-(a * a))
 
 
 @kernel
@@ -90,6 +155,21 @@ def minimum(xp, a, b):
 
 
 @kernel
+def extremum_weight(xp, a, b, larger, dtype):
+    """The share of the gradient of maximum(a, b) (``larger``) or minimum(a, b) that goes to
+    ``a``: 1 where ``a`` wins, 0 where ``b`` wins, 1/2 at ties (as JAX and PyTorch)."""
+    wins = a > b if larger else a < b
+    return xp.where(a == b, 0.5, wins).astype(dtype, copy=False)
+
+
+@kernel
+def extremum_pair_backward(xp, g, a, b, larger):
+    """(dL/da, dL/db) of maximum/minimum(a, b) at the broadcast shape: g · w and g − g · w."""
+    ga = g * extremum_weight(xp, a, b, larger, g.dtype)
+    return ga, g - ga
+
+
+@kernel
 def where(xp, cond, a, b):
     return xp.where(cond, a, b)
 
@@ -97,6 +177,16 @@ def where(xp, cond, a, b):
 @kernel
 def clip(xp, a, lo, hi):
     return xp.clip(a, lo, hi)
+
+
+@kernel
+def clip_mask(xp, a, lo, hi):
+    """Where lo ≤ a ≤ hi (bounds inclusive, as PyTorch's clamp; a missing bound is ±∞)."""
+    if lo is None:
+        return a <= hi
+    if hi is None:
+        return a >= lo
+    return (a >= lo) & (a <= hi)
 
 
 @kernel
