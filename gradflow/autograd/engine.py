@@ -343,7 +343,8 @@ def _run_recorded(node: Context, grads: list) -> tuple:
 def _checked(node: Context, result, method: str, backend) -> tuple:
     """One gradient per input, each of its input's shape and (floating) dtype.
 
-    ``backend`` is given in first-order mode: NumPy's 0-d results (scalars) become arrays."""
+    ``backend`` is given in first-order mode: NumPy's 0-d results (scalars) become arrays of
+    the input's backend."""
     edges = node.edges
     n = len(edges)
     if len(result) != n:
@@ -358,10 +359,15 @@ def _checked(node: Context, result, method: str, backend) -> tuple:
         if g is None or edge is None:
             out.append(None)
             continue
-        if backend is not None and not backend.owns(g):
-            g = backend.asarray(g)
-        shape, dtype = edge[0].out_meta[edge[1]] if edge.__class__ is tuple else \
-            (edge.shape, edge.dtype)
+        if edge.__class__ is tuple:
+            child = edge[0]
+            shape, dtype = child.out_meta[edge[1]]
+            owner = child.backend
+        else:
+            shape, dtype, owner = edge.shape, edge.dtype, edge._backend
+        # the input's device, not the node's (they differ for a device copy)
+        if backend is not None and not owner.owns(g):
+            g = owner.asarray(g)
         if g.shape != shape:
             raise RuntimeError(f"{node.fn.__name__}.{method} returned a gradient of shape "
                                f"{tuple(g.shape)} for an input of shape {shape}")

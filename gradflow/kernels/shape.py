@@ -1,4 +1,4 @@
-"""Shape and indexing kernels: views, and the scatter-add that is the gradient of indexing."""
+"""Shape and indexing kernels: views, copies, and the scatter-add (the gradient of indexing)."""
 
 from __future__ import annotations
 
@@ -21,27 +21,48 @@ def broadcast_to(xp, a, shape):
 
 
 @kernel
+def cast(xp, a, dtype):
+    """``a`` converted to ``dtype`` (a new array)."""
+    return a.astype(dtype)
+
+
+@kernel
+def clone(xp, a):
+    """A copy of ``a`` that owns its memory."""
+    return a.copy()
+
+
+@kernel
 def getitem(xp, a, index):
     return a[index]
 
 
-def _is_basic(index) -> bool:
+def _no_repeats(index) -> bool:
+    """Whether ``index`` selects every element at most once (basic indexing, boolean masks)."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, int | slice) for i in items)
+    return all(i is None or i is Ellipsis or isinstance(i, int | slice)
+               or (hasattr(i, "dtype") and i.dtype.kind == "b") for i in items)
 
 
 @kernel
 def index_add(xp, g, shape, index):
-    """Zeros of ``shape`` with ``g`` added at ``index``; repeated integer indices accumulate."""
-    out = xp.zeros(shape, dtype=g.dtype)
-    if _is_basic(index):
-        out[index] = g
-    elif xp.__name__ == "numpy":
-        xp.add.at(out, index, g)
-    else:
-        import cupyx
+    """Zeros of ``shape`` with ``g`` added at ``index``; repeated integer indices accumulate.
 
-        cupyx.scatter_add(out, index, g)
+    The adjoint of ``a[index]``. Generic form: ``xp.add.at`` (NumPy); the CuPy backend overrides
+    it with ``cupyx.scatter_add``, which behaves identically."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _no_repeats(index):
+        out[index] = g
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+@kernel
+def zero_at(xp, g, index):
+    """A copy of ``g`` with zeros at ``index`` (the gradient of a tensor overwritten there)."""
+    out = g.copy()
+    out[index] = 0
     return out
 
 

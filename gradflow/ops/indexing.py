@@ -1,11 +1,13 @@
 """Indexing: ``t[index]`` (gradient: scatter-add, so repeated indices accumulate) and
-``t[index] = value`` (in place, recorded in the graph when gradients are needed)."""
+``t[index] = value`` (in place, recorded in the graph when gradients are needed).
+
+``GetItem`` and ``IndexAdd`` are each other's adjoints, and ``ZeroAt`` is its own: every
+``backward`` is one of them on Tensors and every ``vjp`` the matching kernel."""
 
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
-from gradflow.ops._util import first_order, wrap
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor
 
@@ -21,6 +23,10 @@ class GetItem(Function):
                              f"shape {a.shape}: {exc}") from exc
 
     @staticmethod
+    def vjp(ctx, g):
+        return ctx.k.index_add(g, ctx.in_shape, ctx.index)
+
+    @staticmethod
     def backward(ctx, g):
         return IndexAdd.apply(g, ctx.in_shape, ctx.index)
 
@@ -34,6 +40,10 @@ class IndexAdd(Function):
         return ctx.k.index_add(g, shape, index)
 
     @staticmethod
+    def vjp(ctx, gg):
+        return ctx.k.getitem(gg, ctx.index)
+
+    @staticmethod
     def backward(ctx, gg):
         return GetItem.apply(gg, ctx.index)
 
@@ -44,9 +54,11 @@ class ZeroAt(Function):
     @staticmethod
     def forward(ctx, g, index):
         ctx.index = index
-        out = g.copy()
-        out[index] = 0
-        return out
+        return ctx.k.zero_at(g, index)
+
+    @staticmethod
+    def vjp(ctx, gg):
+        return ctx.k.zero_at(gg, ctx.index)
 
     @staticmethod
     def backward(ctx, gg):
@@ -54,11 +66,22 @@ class ZeroAt(Function):
 
 
 class SetItem(Function):
+    """``a[index] = value``: ``a``'s gradient is zero where it was overwritten, ``value``'s is
+    the gradient there, summed over the axes ``value`` was broadcast along."""
+
     @staticmethod
     def forward(ctx, a, value, index):
         ctx.index = index
         ctx.value_shape = getattr(value, "shape", None)
         return ctx.k.setitem(a, index, value)
+
+    @staticmethod
+    def vjp(ctx, g):
+        na, nv = ctx.needs_input_grad[:2]
+        k = ctx.k
+        ga = k.zero_at(g, ctx.index) if na else None
+        gv = k.sum_to(k.getitem(g, ctx.index), ctx.value_shape) if nv else None
+        return ga, gv
 
     @staticmethod
     def backward(ctx, g):
@@ -110,22 +133,24 @@ def setitem(a: Tensor, index, value) -> None:
             raise RuntimeError(f"setitem: value is on {value.device} but the tensor is on "
                                f"{a.device}")
     elif hasattr(value, "shape"):
-        v = Tensor._make(a._backend.asarray(value), a._backend)
+        v = Tensor.wrap(value, a._backend)
     needs_graph = _State.grad_enabled and (
         a._requires_grad or (isinstance(v, Tensor) and v._requires_grad))
     if not needs_graph:
         a._backend.k.setitem(a.data, index, v.data if isinstance(v, Tensor) else v)
-        a._ver.v += 1
+        a.increment_version()
         return
     if a.grad_fn is None and a._requires_grad:
         raise RuntimeError(
             f"setitem: a leaf tensor that requires grad (shape {a.shape}) cannot be modified in "
             "place, because its gradient would be lost. Do it under gf.no_grad() (e.g. to "
             "initialise weights) or on a copy (t = t.clone()).")
-    old = Tensor._make(a.data, a._backend, a._requires_grad, a.grad_fn, a._out_idx, a._ver)
-    out = SetItem.apply(old, v, index)
+    # ``a`` before the write: the same data, node and version counter, as the SetItem's input;
+    # ``a`` itself then becomes the SetItem's output.
+    before = Tensor._make(a.data, a._backend, a._requires_grad, a.grad_fn, a._out_idx, a._ver)
+    out = SetItem.apply(before, v, index)
     a.grad_fn, a._out_idx, a._requires_grad = out.grad_fn, out._out_idx, True
-    a._ver.v += 1
+    a.increment_version()
 
 
-__all__ = ["getitem", "setitem", "first_order", "wrap"]
+__all__ = ["getitem", "setitem"]
