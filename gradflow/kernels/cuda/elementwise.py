@@ -92,13 +92,21 @@ def overrides(backend, generic) -> dict:
     def tanh_backward(g, y):
         return _ew("tanh_backward")(g, y)
 
-    @table.fused(fits=lambda x, approximate="none": floats(x))
+    # The generic gelu needs SciPy's erf (host only), so no input falls back to it on the GPU:
+    # other float dtypes (float16) run the fused kernel in float32 and are cast back.
+    @table.replace
     def gelu(x, approximate="none"):
-        return _ew("gelu_tanh" if approximate == "tanh" else "gelu")(x)
+        kernel = _ew("gelu_tanh" if approximate == "tanh" else "gelu")
+        if floats(x):
+            return kernel(x)
+        return kernel(x.astype(xp.float32)).astype(x.dtype)
 
-    @table.fused(fits=lambda g, x, approximate="none": floats(g, x))
+    @table.replace
     def gelu_backward(g, x, approximate="none"):
-        return _ew("gelu_tanh_backward" if approximate == "tanh" else "gelu_backward")(g, x)
+        kernel = _ew("gelu_tanh_backward" if approximate == "tanh" else "gelu_backward")
+        if floats(g, x):
+            return kernel(g, x)
+        return kernel(g.astype(xp.float32), x.astype(xp.float32)).astype(x.dtype)
 
     @table.fused(fits=lambda rng, shape, p, dtype: xp.dtype(dtype).char in "fd")
     def dropout_mask(rng, shape, p, dtype):
