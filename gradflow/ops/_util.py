@@ -4,26 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from gradflow.autograd.grad_mode import _State
 from gradflow.backends import backend_of_array
 from gradflow.tensor import Tensor
-
-
-def wrap(ctx, array) -> Tensor:
-    """A constant Tensor on ``ctx``'s backend (used for first-order fused backward results).
-
-    NumPy turns some 0-d results into scalars; those become 0-d arrays again."""
-    backend = ctx.backend
-    if not backend.owns(array):
-        array = backend.asarray(array)
-    return Tensor._make(array, backend)
-
-
-def first_order() -> bool:
-    """Inside ``backward``: True when the backward pass itself is not being recorded
-    (``create_graph=False``), so a fused array kernel may be used instead of composed ops."""
-    return not _State.grad_enabled
-
 
 _PY_SCALARS = frozenset((float, int, bool, complex))
 
