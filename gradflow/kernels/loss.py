@@ -10,7 +10,13 @@ uniform distribution by label smoothing ε: q' = (1 − ε) q + ε/C):
 from __future__ import annotations
 
 from gradflow.kernels import kernel
-from gradflow.kernels.activation import log_softmax
+from gradflow.kernels.activation import log_softmax, sigmoid
+
+
+@kernel
+def index_range(xp, target):
+    """``[min, max]`` of a non-empty index array, as one array (one host read for both)."""
+    return xp.stack((target.min(), target.max()))
 
 
 @kernel
@@ -36,9 +42,20 @@ def softmax_cross_entropy(xp, logits, q):
 
 
 @kernel
-def softmax_cross_entropy_backward(xp, g, logp, q):
-    """dℓ/dz = (softmax(z) Σ q − q) · g, g broadcast over the class axis."""
-    return (xp.exp(logp) * xp.sum(q, axis=1, keepdims=True) - q) * xp.expand_dims(g, 1)
+def softmax_cross_entropy_backward(xp, g, logp, q, need_z=True, need_q=False):
+    """(dℓ/dz, dℓ/dq) = ((softmax(z) Σ q − q) · g, −log softmax(z) · g), g broadcast over the
+    class axis; None for a gradient not needed."""
+    g1 = xp.expand_dims(g, 1)
+    gz = gq = None
+    if need_z:
+        gz = xp.exp(logp)
+        gz *= xp.sum(q, axis=1, keepdims=True)
+        gz -= q
+        gz *= g1
+    if need_q:
+        gq = xp.multiply(logp, g1)
+        xp.negative(gq, out=gq)
+    return gz, gq
 
 
 @kernel
@@ -48,16 +65,32 @@ def bce_with_logits(xp, z, t):
 
 
 @kernel
-def bce_with_logits_backward(xp, g, z, t):
-    from gradflow.kernels.activation import sigmoid
-
-    return (sigmoid(xp, z) - t) * g
+def bce_with_logits_backward(xp, g, z, t, need_z=True, need_t=False):
+    """(dℓ/dz, dℓ/dt) = ((σ(z) − t) · g, −z · g); None for a gradient not needed."""
+    gz = gt = None
+    if need_z:
+        gz = sigmoid(xp, z)
+        gz -= t
+        gz *= g
+    if need_t:
+        gt = xp.multiply(z, g)
+        xp.negative(gt, out=gt)
+    return gz, gt
 
 
 @kernel
 def squared_error(xp, a, b):
     d = a - b
     return d * d
+
+
+@kernel
+def squared_error_backward(xp, g, a, b, need_a=True, need_b=False):
+    """(dℓ/da, dℓ/db) = (2(a − b) · g, −2(a − b) · g); None for a gradient not needed."""
+    d = xp.subtract(a, b)
+    d *= 2
+    d *= g
+    return (d if need_a else None), (xp.negative(d) if need_b else None)
 
 
 @kernel

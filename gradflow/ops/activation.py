@@ -1,7 +1,11 @@
 """Activations: relu, leaky_relu, sigmoid, tanh, gelu, softplus, softmax, log_softmax, logsumexp.
 
-Each backward uses the family's fused kernel for first-order gradients and gradflow ops (so it is
-differentiable again) when the backward pass is recorded.
+Each is one node with a kernel pair (forward, and ``vjp`` for first-order gradients) and a
+``backward`` written with gradflow ops, so gradients of gradients work. They stay fused rather
+than composed because one node is measurably cheaper than the composition: relu, sigmoid, tanh and
+softmax are rows of ``benchmarks/overhead.py``; for the others forward + backward at 64×64 float32
+costs 2.3× (leaky_relu), 1.5× (gelu), 3.2× (gelu tanh), 2.7× (softplus), 2.3× (log_softmax) and
+2.1× (logsumexp) as much composed, and softplus has no stable composition (no log1p op).
 """
 
 from __future__ import annotations
@@ -9,86 +13,91 @@ from __future__ import annotations
 import math
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import first_order, keepdims_shape, norm_axes, wrap
+from gradflow.ops._util import keepdims_shape, norm_axes
 from gradflow.ops.composite import composite_vjp
 from gradflow.ops.math import erf, exp, where
 from gradflow.ops.shape import reshape
 from gradflow.tensor import Tensor
 
 
-class _FromOutput(Function):
-    """y = f(x) whose derivative is a function of y alone: save y; first-order backward runs the
-    fused kernel ``<kernel>_backward(g, y)``, a recorded backward runs ``composed(g, y)``."""
+class _Unary(Function):
+    """y = f(x, *params) through a kernel pair ``kernels = (forward, backward)``.
 
-    kernel: str
+    The forward kernel runs ``f(x, *params)``; the derivative is a function of the saved s = y
+    (``from_output``) or s = x. ``vjp`` runs the backward kernel ``(g, s, *params)``; ``backward``
+    runs ``composed(g, s, *params)`` with gradflow ops.
+    """
+
+    kernels: tuple[str, str]
+    from_output = True
 
     @classmethod
-    def forward(cls, ctx, x):
-        y = getattr(ctx.k, cls.kernel)(x)
-        ctx.save_for_backward(y)
+    def forward(cls, ctx, x, *params):
+        y = getattr(ctx.k, cls.kernels[0])(x, *params)
+        ctx.params = params
+        ctx.save_for_backward(y if cls.from_output else x)
         return y
 
     @classmethod
+    def vjp(cls, ctx, g):
+        (s,) = ctx.saved_arrays
+        return getattr(ctx.k, cls.kernels[1])(g, s, *ctx.params)
+
+    @classmethod
     def backward(cls, ctx, g):
-        (y,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, getattr(ctx.k, cls.kernel + "_backward")(g.data, y.data))
-        return cls.composed(g, y)
+        (s,) = ctx.saved_tensors
+        return cls.composed(g, s, *ctx.params)
 
     @staticmethod
-    def composed(g: Tensor, y: Tensor) -> Tensor:
+    def composed(g: Tensor, s: Tensor, *params) -> Tensor:
         raise NotImplementedError
 
 
-class Relu(_FromOutput):
+class Relu(_Unary):
     """max(x, 0); dy/dx = [y > 0]."""
 
-    kernel = "relu"
+    kernels = ("relu", "relu_backward")
 
     @staticmethod
     def composed(g, y):
         return g * (y > 0)
 
 
-class Sigmoid(_FromOutput):
+class Sigmoid(_Unary):
     """σ(x); dσ/dx = σ(1 − σ)."""
 
-    kernel = "sigmoid"
+    kernels = ("sigmoid", "sigmoid_backward")
 
     @staticmethod
     def composed(g, y):
         return g * y * (1 - y)
 
 
-class Tanh(_FromOutput):
+class Tanh(_Unary):
     """tanh(x); d tanh/dx = 1 − tanh²."""
 
-    kernel = "tanh"
+    kernels = ("tanh", "tanh_backward")
 
     @staticmethod
     def composed(g, y):
         return g * (1 - y * y)
 
 
-class LeakyRelu(Function):
-    @staticmethod
-    def forward(ctx, x, negative_slope):
-        ctx.slope = negative_slope
-        ctx.save_for_backward(x)
-        return ctx.k.leaky_relu(x, negative_slope)
+class LeakyRelu(_Unary):
+    """x if x > 0 else αx; dy/dx = 1 or α."""
+
+    kernels = ("leaky_relu", "leaky_relu_backward")
+    from_output = False
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.leaky_relu_backward(g.data, x.data, ctx.slope))
-        return where(wrap(ctx, x.data > 0), g, g * ctx.slope)
+    def composed(g, x, negative_slope):
+        return where(x > 0, g, g * negative_slope)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_composite(approximate):
+def _gelu_composite(approximate: str):
     def f(x):
         if approximate == "tanh":
             return 0.5 * x * (1 + tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
@@ -97,84 +106,67 @@ def _gelu_composite(approximate):
     return f
 
 
-class Gelu(Function):
-    @staticmethod
-    def forward(ctx, x, approximate):
-        ctx.approximate = approximate
-        ctx.save_for_backward(x)
-        return ctx.k.gelu(x, approximate)
+class Gelu(_Unary):
+    """x Φ(x), or its tanh approximation; backward differentiates the composite."""
+
+    kernels = ("gelu", "gelu_backward")
+    from_output = False
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.gelu_backward(g.data, x.data, ctx.approximate))
-        return composite_vjp(_gelu_composite(ctx.approximate), [x], [True], [g])[0]
+    def composed(g, x, approximate):
+        return composite_vjp(_gelu_composite(approximate), [x], [True], [g])[0]
 
 
-class Softplus(Function):
+class Softplus(_Unary):
     """log(1 + eˣ) in the stable form; d/dx = σ(x)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return ctx.k.softplus(x)
+    kernels = ("softplus", "softplus_backward")
+    from_output = False
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def composed(g, x):
         return g * sigmoid(x)
 
 
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        y = ctx.k.softmax(x, axis)
-        ctx.save_for_backward(y)
-        return y
+class Softmax(_Unary):
+    """eˣ / Σ eˣ along ``axis``; dL/dx = y ⊙ (g − Σ g ⊙ y)."""
+
+    kernels = ("softmax", "softmax_backward")
 
     @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.softmax_backward(g.data, y.data, ctx.axis))
-        return y * (g - (g * y).sum(ctx.axis, keepdims=True))
+    def composed(g, y, axis):
+        return y * (g - (g * y).sum(axis, keepdims=True))
 
 
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        y = ctx.k.log_softmax(x, axis)
-        ctx.save_for_backward(y)
-        return y
+class LogSoftmax(_Unary):
+    """x − logsumexp(x) along ``axis``; dL/dx = g − e^y Σ g."""
+
+    kernels = ("log_softmax", "log_softmax_backward")
 
     @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        if first_order():
-            return wrap(ctx, ctx.k.log_softmax_backward(g.data, y.data, ctx.axis))
-        return g - exp(y) * g.sum(ctx.axis, keepdims=True)
+    def composed(g, y, axis):
+        return g - exp(y) * g.sum(axis, keepdims=True)
 
 
 class LogSumExp(Function):
-    """log Σ eˣ with the max subtracted; d/dx = softmax(x) (the gradient is broadcast back)."""
+    """log Σ eˣ with the max subtracted; d/dx = e^{x − out} (the gradient is broadcast back)."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        ctx.axes = axes
+        ctx.kshape = keepdims_shape(x.shape, axes)
         out = ctx.k.logsumexp(x, axis=axes, keepdims=keepdims)
         ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
+    def vjp(ctx, g):
+        x, out = ctx.saved_arrays
+        return ctx.k.logsumexp_backward(g, x, out, ctx.kshape)
+
+    @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        kshape = keepdims_shape(x.shape, ctx.axes)
-        if first_order():
-            p = ctx.xp.exp(x.data - out.data.reshape(kshape))
-            return wrap(ctx, g.data.reshape(kshape) * p)
+        kshape = ctx.kshape
         return reshape(g, kshape) * exp(x - reshape(out, kshape))
 
 

@@ -1,8 +1,8 @@
-"""Second-order support for ops with a fused first-order backward.
+"""A composed ``backward`` for fused ops whose derivative is easiest stated as a composition.
 
 Such an op declares how to compute its outputs from primitive gradflow ops (a *composite*
-forward). ``create_graph=True`` backward differentiates that composite, so the result is exactly
-as differentiable as the primitives, and the fused kernel only serves first-order backward.
+forward); its ``backward`` differentiates that composite, so it is exactly as differentiable as
+the primitives, while the op's ``vjp`` runs the fused kernel for first-order gradients.
 """
 
 from __future__ import annotations
