@@ -10,6 +10,8 @@ import numpy as np
 
 import gradflow as gf
 import gradflow.functional as F
+from gradflow.ops.indexing import IndexAdd, ZeroAt
+from gradflow.ops.shape import cast, sum_to, to_device
 
 
 def R(*shape, lo=None, hi=None, seed=0):
@@ -24,7 +26,48 @@ def away_from_zero(*shape, seed=0):
     return np.where(np.abs(x) < 0.1, 0.5, x)
 
 
+def f32_exact(*shape, seed=0):
+    """Float64 values that float32 holds exactly (a cast to float32 and back is lossless)."""
+    return R(*shape, seed=seed).astype(np.float32).astype(np.float64)
+
+
+def _setitem(a, v):
+    y = a * 2
+    y[1:3] = v * v
+    return y * a
+
+
+def _setitem_jax(a, v):
+    return (a * 2).at[1:3].set(v * v) * a
+
+
+def _setitem_bcast(a, v):
+    y = a + 0
+    y[1:, ::2] = v  # v (2,) broadcast over the (2, 2) block: its gradient sums over rows
+    return y * y
+
+
+def _setitem_bcast_jax(a, v):
+    y = a.at[1:, ::2].set(jnp.broadcast_to(v, (2, 2)))
+    return y * y
+
+
+def _on(t, index):
+    """An index array on ``t``'s device (internal Functions take backend arrays)."""
+    return t.backend.asarray(index)
+
+
+def _const(t, array):
+    """A constant (no grad) Tensor like ``t`` (device, dtype): the op's other inputs need no
+    gradient, so its vjp takes the ``needs_input_grad`` branches."""
+    return gf.tensor(array, dtype=t.dtype, device=t.device)
+
+
+_X64 = R(6, 4, seed=3)
+
+
 _MASK = R(3, 4, seed=7) > 0
+_REPEATED = np.array([0, 2, 0, 0])
 
 # (id, gradflow fn, jax fn, inputs, consts)
 CASES = [
@@ -42,6 +85,8 @@ CASES = [
     ("pow_frac", lambda a: a ** 1.7, lambda a: a ** 1.7, [R(4, lo=0.5, hi=2)], ()),
     ("pow_square", lambda a: a ** 2, lambda a: a ** 2, [R(4)], ()),
     ("pow_tensor", lambda a, b: a ** b, lambda a, b: a ** b, [R(3, lo=0.5, hi=2), R(3)], ()),
+    ("pow_tensor_bcast", lambda a, b: a ** b, lambda a, b: a ** b,
+     [R(3, 1, lo=0.5, hi=2), R(4, seed=5)], ()),
     ("rpow", lambda a: 2.0 ** a, lambda a: 2.0 ** a, [R(6)], ()),
     # elementwise math
     ("exp", gf.exp, jnp.exp, [R(3, 4)], ()),
@@ -57,6 +102,8 @@ CASES = [
     ("minimum", gf.minimum, jnp.minimum, [R(3, 4), R(3, 1, seed=9)], ()),
     ("where", lambda a, b: gf.where(a > 0, a * b, b), lambda a, b: jnp.where(a > 0, a * b, b),
      [R(3, 4), R(4)], ()),
+    ("where_bcast", lambda a, b: gf.where(a > 0, a, b), lambda a, b: jnp.where(a > 0, a, b),
+     [R(3, 1), R(1, 4, seed=2)], ()),
     # activations
     ("relu", F.relu, jax.nn.relu, [away_from_zero(4, 5)], ()),
     ("leaky_relu", lambda a: F.leaky_relu(a, 0.2), lambda a: jax.nn.leaky_relu(a, 0.2),
@@ -68,6 +115,8 @@ CASES = [
     ("gelu_tanh", lambda a: F.gelu(a, "tanh"), lambda a: jax.nn.gelu(a, approximate=True),
      [R(4, 5) * 2], ()),
     ("softplus", F.softplus, jax.nn.softplus, [R(4, 5) * 3], ()),
+    ("softplus_extreme", F.softplus, jax.nn.softplus,
+     [np.array([-1000.0, -50, -1, 0, 1, 50, 1000])], ()),
     ("softmax", F.softmax, jax.nn.softmax, [R(3, 5)], ()),
     ("softmax_axis0", lambda a: F.softmax(a, 0), lambda a: jax.nn.softmax(a, axis=0),
      [R(3, 5)], ()),
@@ -81,6 +130,8 @@ CASES = [
      lambda a: jsp.logsumexp(a, axis=1, keepdims=True), [R(3, 4, 2) * 100], ()),
     ("logsumexp_axes", lambda a: F.logsumexp(a, (0, 2)), lambda a: jsp.logsumexp(a, axis=(0, 2)),
      [R(3, 4, 2)], ()),
+    ("logsumexp_extreme", lambda a: F.logsumexp(a, 1), lambda a: jsp.logsumexp(a, axis=1),
+     [np.array([[1000.0, -1000.0, 0.0], [-1000.0, -999.0, -1000.0]])], ()),
     # reductions
     ("sum_all", lambda a: a.sum(), jnp.sum, [R(3, 4)], ()),
     ("sum_axis", lambda a: a.sum(1), lambda a: a.sum(1), [R(3, 4, 2)], ()),
@@ -89,13 +140,19 @@ CASES = [
     ("sum_dim_neg", lambda a: a.sum(dim=-1), lambda a: a.sum(-1), [R(3, 4)], ()),
     ("mean", lambda a: a.mean(0), lambda a: a.mean(0), [R(3, 4)], ()),
     ("mean_all", lambda a: a.mean(), jnp.mean, [R(3, 4)], ()),
+    ("mean_axes_keep", lambda a: a.mean((0, 2), keepdims=True),
+     lambda a: a.mean((0, 2), keepdims=True), [R(3, 4, 2)], ()),
     ("max_axis", lambda a: a.max(1), lambda a: a.max(1), [R(3, 4)], ()),
     ("max_ties", lambda a: a.max(), jnp.max, [np.array([1.0, 3.0, 3.0, -2.0])], ()),
+    ("max_axes_ties", lambda a: a.max((0, 2)), lambda a: a.max((0, 2)),
+     [np.array([[[1.0, 2.0], [5.0, 0.0]], [[2.0, -1.0], [5.0, 4.0]]])], ()),  # two-way ties
     ("min_keep", lambda a: a.min(0, keepdims=True), lambda a: a.min(0, keepdims=True),
      [R(3, 4)], ()),
     ("var", lambda a: a.var(1), lambda a: a.var(1), [R(3, 4)], ()),
     ("var_ddof", lambda a: a.var(0, ddof=1), lambda a: a.var(0, ddof=1), [R(5, 2)], ()),
     ("var_all", lambda a: a.var(), jnp.var, [R(5, 2)], ()),
+    ("var_axes_keep", lambda a: a.var((0, 2), keepdims=True, ddof=1),
+     lambda a: a.var((0, 2), keepdims=True, ddof=1), [R(3, 4, 2)], ()),
     ("std", lambda a: a.std(1), lambda a: a.std(1), [R(3, 6)], ()),
     # matmul
     ("matmul_2d", gf.matmul, jnp.matmul, [R(3, 4), R(4, 5)], ()),
@@ -109,6 +166,9 @@ CASES = [
     ("linear_nobias", F.linear, lambda x, w: x @ w.T, [R(6, 4), R(3, 4)], ()),
     ("linear_3d", F.linear, lambda x, w, b: x @ w.T + b, [R(2, 6, 4), R(3, 4), R(3)], ()),
     ("linear_1d", F.linear, lambda x, w, b: x @ w.T + b, [R(4), R(3, 4), R(3)], ()),
+    ("linear_x_const", lambda w, b: F.linear(_const(w, _X64), w, b),
+     lambda w, b: _X64 @ w.T + b, [R(3, 4), R(3)], ()),
+    ("matmul_b_const", lambda a: a @ _const(a, _X64), lambda a: a @ _X64, [R(2, 5, 6)], ()),
     # shape ops
     ("reshape", lambda a: a.reshape(4, 3) * a.reshape(4, 3), lambda a: a.reshape(4, 3) ** 2,
      [R(3, 4)], ()),
@@ -126,6 +186,12 @@ CASES = [
      lambda a, b: jnp.concatenate([a, b, a], axis=1), [R(2, 3), R(2, 2)], ()),
     ("stack", lambda a, b: gf.stack([a, b], axis=1), lambda a, b: jnp.stack([a, b], axis=1),
      [R(2, 3), R(2, 3, seed=1)], ()),
+    ("sum_to", lambda a: sum_to(a, (3, 1)), lambda a: a.sum(0).sum(-1, keepdims=True),
+     [R(2, 3, 4)], ()),
+    ("cast_roundtrip", lambda a: cast(cast(a, np.float32) * 2, a.dtype), lambda a: a * 2,
+     [f32_exact(3, 4)], ()),
+    ("clone", lambda a: a.clone() * a, lambda a: a * a, [R(3, 4)], ()),
+    ("to_device_same", lambda a: to_device(a, a.backend) * a, lambda a: a * a, [R(3, 4)], ()),
     # indexing
     ("getitem_slice", lambda a: a[1:, ::2], lambda a: a[1:, ::2], [R(4, 5)], ()),
     ("getitem_int_none_ellipsis", lambda a: a[1, None, ..., 2], lambda a: a[1, None, ..., 2],
@@ -136,6 +202,12 @@ CASES = [
      lambda a: a[jnp.array([0, 1, 1]), jnp.array([2, 0, 2])], [R(2, 3)], ()),
     ("getitem_bool", lambda a: a[_MASK], lambda a: a[_MASK], [R(3, 4)], ()),
     ("getitem_bool_tensor", lambda a: a[gf.tensor(_MASK)], lambda a: a[_MASK], [R(3, 4)], ()),
+    ("setitem", _setitem, _setitem_jax, [R(5), R(2, seed=4)], ()),
+    ("setitem_bcast", _setitem_bcast, _setitem_bcast_jax, [R(3, 4), R(2, seed=4)], ()),
+    ("index_add", lambda g: IndexAdd.apply(g, (3, 2), _on(g, _REPEATED)),
+     lambda g: jnp.zeros((3, 2)).at[_REPEATED].add(g), [R(4, 2)], ()),
+    ("zero_at", lambda g: ZeroAt.apply(g, _on(g, _REPEATED)) * g,
+     lambda g: g.at[_REPEATED].set(0) * g, [R(3, 2)], ()),
     # normalization
     ("layer_norm", lambda x, w, b: F.layer_norm(x, 5, w, b),
      lambda x, w, b: (x - x.mean(-1, keepdims=True)) / jnp.sqrt(x.var(-1, keepdims=True) + 1e-5)
@@ -143,6 +215,14 @@ CASES = [
     ("layer_norm_2d", lambda x: F.layer_norm(x, (3, 4)),
      lambda x: (x - x.mean((-2, -1), keepdims=True))
      / jnp.sqrt(x.var((-2, -1), keepdims=True) + 1e-5), [R(2, 3, 4)], ()),
+    ("layer_norm_bias_only", lambda x, b: F.layer_norm(x, 5, None, b),
+     lambda x, b: (x - x.mean(-1, keepdims=True)) / jnp.sqrt(x.var(-1, keepdims=True) + 1e-5)
+     + b, [R(4, 5), R(5)], ()),
+    ("layer_norm_params_only", lambda w, b: F.layer_norm(_const(w, _X64), 4, w, b),
+     lambda w, b: (_X64 - _X64.mean(-1, keepdims=True))
+     / jnp.sqrt(_X64.var(-1, keepdims=True) + 1e-5) * w + b, [R(4), R(4, seed=1)], ()),
+    ("batch_norm_weight_only", lambda x, w: F.batch_norm(x, None, None, w, None, training=True),
+     lambda x, w: (x - x.mean(0)) / jnp.sqrt(x.var(0) + 1e-5) * w, [R(8, 3), R(3)], ()),
     ("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
      lambda x, w, b: (x - x.mean(0)) / jnp.sqrt(x.var(0) + 1e-5) * w + b,
      [R(8, 3), R(3), R(3)], ()),
@@ -169,6 +249,10 @@ CASES = [
     ("ce_probs", F.cross_entropy,
      lambda z, q: -jnp.mean(jnp.sum(q * jax.nn.log_softmax(z, 1), 1)),
      [R(4, 5), np.random.default_rng(1).dirichlet(np.ones(5), 4)], ()),
+    ("ce_probs_extreme", F.cross_entropy,
+     lambda z, q: -jnp.mean(jnp.sum(q * jax.nn.log_softmax(z, 1), 1)),
+     [np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]]),
+      np.array([[0.5, 0.25, 0.25], [0.0, 0.0, 1.0]])], ()),
     ("ce_probs_smooth", lambda z, q: F.cross_entropy(z, q, label_smoothing=0.2),
      lambda z, q: -jnp.mean(jnp.sum((0.8 * q + 0.04) * jax.nn.log_softmax(z, 1), 1)),
      [R(4, 5), np.random.default_rng(1).dirichlet(np.ones(5), 4)], ()),
@@ -200,3 +284,6 @@ INDEX_CASES = [
 ]
 
 ALL_CASES = CASES + INDEX_CASES
+
+# Per-case tolerances for the float32 pass (default: oracle.FLOAT32_TOL).
+FLOAT32_TOL: dict[str, dict] = {}

@@ -9,12 +9,17 @@ from oracle import numeric_grad
 
 import gradflow as gf
 
+# Cases whose finite differences mean nothing (the JAX oracle covers them).
+NO_FINITE_DIFFERENCES = {"cast_roundtrip": "the float32 round trip swallows the 1e-6 step"}
+
 
 @pytest.mark.parametrize("name,gf_fn,jax_fn,inputs,consts", ALL_CASES,
                          ids=[c[0] for c in ALL_CASES])
 def test_finite_differences(name, gf_fn, jax_fn, inputs, consts):
     if "extreme" in name:
         pytest.skip(reason="finite differences are meaningless at ±1000; the JAX oracle covers it")
+    if name in NO_FINITE_DIFFERENCES:
+        pytest.skip(reason=NO_FINITE_DIFFERENCES[name])
     rng = np.random.default_rng(1)
     out_shape = np.shape(gf_fn(*[gf.tensor(a, dtype="float64") for a in inputs], *consts).numpy())
     v = rng.standard_normal(out_shape)
