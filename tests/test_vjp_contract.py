@@ -15,12 +15,16 @@ import gradflow as gf
 CALLS: list[str] = []
 
 
-class Cube(gf.Function):
+class _CubeForward(gf.Function):
+    """x³, saving x; the subclasses declare its gradient in each of the three ways."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return a ** 3
 
+
+class Cube(_CubeForward):
     @staticmethod
     def backward(ctx, g):
         CALLS.append("backward")
@@ -35,13 +39,8 @@ class Cube(gf.Function):
         return g * 3 * a * a
 
 
-class CubeOnce(gf.Function):
+class CubeOnce(_CubeForward):
     """Once differentiable: vjp only."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a ** 3
 
     @staticmethod
     def vjp(ctx, g):
@@ -49,13 +48,8 @@ class CubeOnce(gf.Function):
         return g * 3 * a * a
 
 
-class CubeComposed(gf.Function):
+class CubeComposed(_CubeForward):
     """backward only: it also serves first-order gradients, run under no-grad."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a ** 3
 
     @staticmethod
     def backward(ctx, g):
