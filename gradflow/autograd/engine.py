@@ -155,9 +155,6 @@ class _Accumulate:
         else:
             current.data += g
 
-    def node(self, node: Context, grads) -> None:
-        pass
-
     def retained(self, t: Tensor, g) -> None:
         if not self.create_graph:
             self.handed_out.add(id(g))
@@ -224,6 +221,7 @@ def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool
                 deps[edge[0]] = deps.get(edge[0], 0) + 1
 
     run = _run_recorded if recorded else _run_first_order
+    capture = None if sink.runs_everything else sink.node
     ready = [n for n in root_nodes if deps.get(n, 0) == 0]
     prev_mode = _State.grad_enabled
     _State.grad_enabled = recorded
@@ -233,7 +231,8 @@ def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool
             node = ready.pop()
             grads = buffers.pop(node, None)
             if grads is not None:
-                sink.node(node, grads)
+                if capture is not None:
+                    capture(node, grads)
                 if node.retained:
                     _deliver_retained(node, grads, sink)
             if node not in runnable:
@@ -366,7 +365,7 @@ def _checked(node: Context, result, method: str, backend) -> tuple:
         else:
             shape, dtype, owner = edge.shape, edge.dtype, edge._backend
         # the input's device, not the node's (they differ for a device copy)
-        if backend is not None and not owner.owns(g):
+        if backend is not None and g.__class__ is not owner.xp.ndarray and not owner.owns(g):
             g = owner.asarray(g)
         if g.shape != shape:
             raise RuntimeError(f"{node.fn.__name__}.{method} returned a gradient of shape "

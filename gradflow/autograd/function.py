@@ -150,15 +150,20 @@ class Context:
 
 
 _PLAIN = frozenset((int, float, bool, complex, str, type(None)))
+_PLAIN_OR_SEQUENCE = _PLAIN | {tuple, list}
 
 
 def _holds_array(value) -> bool:
+    """An array, or a tuple/list with an array among its items (shapes and numbers are not)."""
     cls = value.__class__
     if cls in _PLAIN:
         return False
     if cls is tuple or cls is list:
-        return any(_holds_array(v) for v in value)
-    return hasattr(value, "shape") and hasattr(value, "dtype")
+        for v in value:  # noqa: SIM110 - a loop: no generator frame per node on the hot path
+            if v.__class__ not in _PLAIN_OR_SEQUENCE and hasattr(v, "dtype"):
+                return True
+        return False
+    return hasattr(value, "dtype") and hasattr(value, "shape")
 
 
 def _defines(cls: type, name: str) -> bool:
