@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import types
 
 import numpy as np
 import pytest
 import torch
 
 import gradflow as gf
+from gradflow.backends.numpy_backend import NumpyBackend
 
 CALLS: list[str] = []
 
@@ -258,3 +260,46 @@ def test_tensor_module_does_not_import_creation():
     tree = ast.parse((pathlib.Path(gf.__file__).parent / "tensor.py").read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "gradflow.creation" not in imported
+
+
+class _OnFakeDevice(np.ndarray):
+    """Arrays of a second, fake device (NumPy underneath), to test device bookkeeping on a CPU."""
+
+
+class _FakeXp(types.ModuleType):
+    """NumPy, except that its ``ndarray`` is the fake device's array type."""
+
+    ndarray = _OnFakeDevice
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+class _FakeDeviceBackend(NumpyBackend):
+    def __init__(self):
+        super().__init__()  # kernels bound to NumPy
+        self.device = "fake:0"
+        self.xp = _FakeXp("fake_numpy")
+
+    def owns(self, array) -> bool:
+        return isinstance(array, _OnFakeDevice)
+
+    def asarray(self, data, dtype=None):
+        return np.asarray(data, dtype=dtype).view(_OnFakeDevice)
+
+    def from_host(self, array):
+        return np.array(array, copy=True).view(_OnFakeDevice)
+
+    def to_host(self, array):
+        return np.asarray(array)
+
+
+def test_first_order_gradients_land_on_their_inputs_device():
+    # A device copy's node lives on the target device; its input's gradient belongs to the source.
+    fake = _FakeDeviceBackend()
+    x = gf.tensor([1.0, 2.0], requires_grad=True)
+    y = x.to(fake)
+    assert isinstance(y.data, _OnFakeDevice) and y.device == "fake:0"
+    (y * y).sum().backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.device == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
