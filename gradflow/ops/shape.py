@@ -265,7 +265,10 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
-    axis = axis % tensors[0].ndim
+    if tensors[0].ndim == 0:
+        raise ValueError("concatenate: zero-dimensional tensors have no axis to join along; "
+                         "use stack(), or reshape them to 1-D first")
+    axis = norm_axes(axis, tensors[0].ndim, "concatenate")[0]
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -273,5 +276,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    axis = axis % (tensors[0].ndim + 1)
+    axis = norm_axes(axis, tensors[0].ndim + 1, "stack")[0]
     return Stack.apply(*tensors, axis=axis)
