@@ -45,6 +45,13 @@ class _Binary(Function):
             raise _broadcast_error(cls.kernel, a, b, exc) from exc
 
 
+def operands(ctx, saved) -> tuple:
+    """Both operands of a ``_Binary`` node: the saved arrays or Tensors (``saved``), with the
+    Python numbers (``ctx.consts``) in place of the operands that were numbers."""
+    ca, cb = ctx.consts
+    return (ca if saved[0] is None else saved[0]), (cb if saved[1] is None else saved[1])
+
+
 class _AddSub(_Binary):
     """a ± b: dL/da = g, dL/db = ±g (each summed to its input's shape).
 
@@ -96,22 +103,20 @@ class Mul(_Binary):
     @staticmethod
     def vjp(ctx, g):
         k = ctx.k
-        a, b = ctx.saved_arrays
-        ca, cb = ctx.consts
+        a, b = operands(ctx, ctx.saved_arrays)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        ga = k.sum_to(k.mul(g, cb if b is None else b), sa) if na else None
-        gb = k.sum_to(k.mul(g, ca if a is None else a), sb) if nb else None
+        ga = k.sum_to(k.mul(g, b), sa) if na else None
+        gb = k.sum_to(k.mul(g, a), sb) if nb else None
         return ga, gb
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        ca, cb = ctx.consts
+        a, b = operands(ctx, ctx.saved_tensors)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        ga = sum_to(g * (cb if b is None else b), sa) if na else None
-        gb = sum_to(g * (ca if a is None else a), sb) if nb else None
+        ga = sum_to(g * b, sa) if na else None
+        gb = sum_to(g * a, sb) if nb else None
         return ga, gb
 
 
@@ -124,25 +129,20 @@ class Div(_Binary):
     @staticmethod
     def vjp(ctx, g):
         k = ctx.k
-        a, b = ctx.saved_arrays
-        ca, cb = ctx.consts
+        a, b = operands(ctx, ctx.saved_arrays)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        b_ = cb if b is None else b
-        ga = k.sum_to(k.div(g, b_), sa) if na else None
-        gb = k.sum_to(k.div_grad_divisor(g, ca if a is None else a, b_), sb) if nb else None
+        ga = k.sum_to(k.div(g, b), sa) if na else None
+        gb = k.sum_to(k.div_grad_divisor(g, a, b), sb) if nb else None
         return ga, gb
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        ca, cb = ctx.consts
+        a, b = operands(ctx, ctx.saved_tensors)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        b_ = cb if b is None else b
-        a_ = ca if a is None else a
-        ga = sum_to(g / b_, sa) if na else None
-        gb = sum_to(-g * a_ / (b_ * b_), sb) if nb else None
+        ga = sum_to(g / b, sa) if na else None
+        gb = sum_to(-g * a / (b * b), sb) if nb else None
         return ga, gb
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from gradflow.autograd.function import Function
 from gradflow.ops._util import as_operand
-from gradflow.ops.arithmetic import _Binary
+from gradflow.ops.arithmetic import _Binary, operands
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor
 
@@ -100,22 +100,19 @@ class _Extremum(_Binary):
     @staticmethod
     def vjp(ctx, g):
         k = ctx.k
-        a, b = ctx.saved_arrays
-        ca, cb = ctx.consts
+        a, b = operands(ctx, ctx.saved_arrays)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        ga, gb = k.extremum_pair_backward(g, ca if a is None else a, cb if b is None else b,
-                                          ctx.fn.larger)
+        ga, gb = k.extremum_pair_backward(g, a, b, ctx.fn.larger)
         return (k.sum_to(ga, sa) if na else None), (k.sum_to(gb, sb) if nb else None)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_arrays  # the weights are piecewise constant: constants here
-        ca, cb = ctx.consts
+        # the weights are piecewise constant: computed from the arrays, constants here
+        a, b = operands(ctx, ctx.saved_arrays)
         na, nb = ctx.needs_input_grad
         sa, sb = ctx.shapes
-        wa = ctx.k.extremum_weight(ca if a is None else a, cb if b is None else b,
-                                   ctx.fn.larger, g.dtype)
+        wa = ctx.k.extremum_weight(a, b, ctx.fn.larger, g.dtype)
         wa = Tensor.wrap(wa, ctx.backend)
         ga = sum_to(g * wa, sa) if na else None
         gb = sum_to(g * (1 - wa), sb) if nb else None
