@@ -360,6 +360,9 @@ class Tensor:
     def __itruediv__(self, other):
         return _inplace(self, other, _div)
 
+    def __ipow__(self, other):
+        return _inplace(self, other, _pow)
+
     def __lt__(self, other):
         return _compare(self, other, "__lt__")
 
@@ -462,12 +465,27 @@ class Tensor:
 
     view = reshape
 
-    def transpose(self, *axes) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        return _shape.transpose(self, axes or None)
+    def transpose(self, *dims) -> Tensor:
+        """PyTorch's ``transpose(dim0, dim1)``: two dimensions swapped. NumPy's spellings stay
+        where PyTorch has none: no argument reverses the dimensions, a tuple (or more than two
+        ints) permutes them."""
+        if len(dims) == 2 and isinstance(dims[0], int) and isinstance(dims[1], int):
+            return _shape.swapaxes(self, dims[0], dims[1])
+        return self.permute(*dims) if dims else _shape.transpose(self, None)
 
-    permute = transpose
+    def permute(self, *dims) -> Tensor:
+        """The dimensions in the order ``dims`` (ints or one tuple)."""
+        if len(dims) == 1 and isinstance(dims[0], tuple | list):
+            dims = tuple(dims[0])
+        return _shape.transpose(self, dims)
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"mT: expected a tensor with at least 2 dimensions, got shape "
+                               f"{self.shape}")
+        return _shape.swapaxes(self, -2, -1)
 
     def swapaxes(self, a: int, b: int) -> Tensor:
         return _shape.swapaxes(self, a, b)
@@ -527,15 +545,45 @@ def _default_dtype(a) -> np.dtype:
 
 
 def _inplace(self: Tensor, other, op) -> Tensor:
-    """``a += b``: in place on ``a.data`` when nothing needs a graph, else out of place."""
-    if not self._requires_grad and not (isinstance(other, Tensor) and other._requires_grad):
+    """``a += b`` (and ``-= *= /= **=``) changes ``a`` itself, as in PyTorch.
+
+    Outside the graph (grad mode off, or nothing requires grad: e.g. ``p -= lr * p.grad`` under
+    ``no_grad``) the result is written into ``a``'s array. In the graph, a leaf that requires
+    grad is an error (its gradient would be lost); a non-leaf takes the op's node: the op runs on
+    a copy of ``a`` and the result is written back, so values saved earlier from ``a`` raise at
+    backward (its version moved). The result must keep ``a``'s shape and dtype."""
+    from gradflow.autograd.grad_mode import _State
+
+    needs_graph = _State.grad_enabled and (
+        self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))
+    if not needs_graph:
         result = op(Tensor._make(self.data, self._backend), other)
-        if result.shape == self.shape and result.dtype == self.dtype:
-            self.data[...] = result.data
-            self._ver.v += 1
-            return self
-        return result
-    return op(self, other)
+        _check_inplace_result(self, result)
+        self.data[...] = result.data
+        self._ver.v += 1
+        return self
+    if self.grad_fn is None and self._requires_grad:
+        raise RuntimeError(
+            f"a leaf tensor that requires grad (shape {self.shape}) is being used in an in-place "
+            "operation; its gradient would be lost. Update it under gf.no_grad() (as an "
+            "optimizer step does), or work on a copy (t = t.clone()).")
+    result = op(self.clone(), other)
+    _check_inplace_result(self, result)
+    _setitem(self, Ellipsis, result)
+    return self
+
+
+def _check_inplace_result(self: Tensor, result: Tensor) -> None:
+    if result.shape != self.shape:
+        raise RuntimeError(f"in-place operation: the result has shape {result.shape}, which "
+                           f"does not fit the tensor's shape {self.shape} (broadcasting may "
+                           "not grow the tensor being updated); write it out of place")
+    if result.dtype != self.dtype and not (
+            result.dtype.kind == self.dtype.kind or self.dtype.kind in "fc"
+            and result.dtype.kind in "biuf"):
+        raise RuntimeError(f"in-place operation: result type {result.dtype} can't be cast to "
+                           f"the tensor's dtype {self.dtype}; write it out of place or convert "
+                           "first (.to(dtype=...))")
 
 
 def _compare(a: Tensor, b, name: str) -> Tensor:

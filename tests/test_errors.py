@@ -50,7 +50,9 @@ def test_reshape_and_axis_errors():
     with pytest.raises(ValueError, match="axis 0 has size 2, not 1"):
         gf.ones(2, 3).squeeze(0)
     with pytest.raises(ValueError, match="not a permutation"):
-        gf.ones(2, 3).transpose(0, 0)
+        gf.ones(2, 3).permute(0, 0)
+    with pytest.raises(IndexError, match="transpose: dimension 2 is out of range"):
+        gf.ones(2, 3).transpose(0, 2)
 
 
 def test_normalization_shape_errors():

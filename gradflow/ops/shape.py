@@ -195,19 +195,31 @@ def reshape(a: Tensor, shape) -> Tensor:
     return Reshape.apply(a, shape)
 
 
+def _dim(d: int, ndim: int, op: str) -> int:
+    """``d`` as an index into ``ndim`` dimensions, negatives from the end; out of range raises."""
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} "
+                         f"dimensions (expected one in [{-n}, {n - 1}])")
+    return d % n
+
+
 def transpose(a: Tensor, axes=None) -> Tensor:
+    """The dimensions permuted by ``axes`` (NumPy's ``transpose``; reversed when None)."""
     if axes is not None:
-        axes = tuple(int(x) % max(a.ndim, 1) for x in axes)
+        axes = tuple(_dim(int(x), a.ndim, "permute") for x in axes)
         if sorted(axes) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes "
-                             f"of a tensor of shape {a.shape}")
+            raise ValueError(f"permute: dims {axes} are not a permutation of the {a.ndim} "
+                             f"dimensions of a tensor of shape {a.shape}")
     return Transpose.apply(a, axes)
 
 
 def swapaxes(a: Tensor, i: int, j: int) -> Tensor:
+    """Dimensions ``i`` and ``j`` swapped (PyTorch's ``transpose(dim0, dim1)``)."""
     axes = list(range(a.ndim))
-    i, j = i % a.ndim, j % a.ndim
-    axes[i], axes[j] = axes[j], axes[i]
+    i, j = _dim(i, a.ndim, "transpose"), _dim(j, a.ndim, "transpose")
+    if a.ndim:
+        axes[i], axes[j] = axes[j], axes[i]
     return Transpose.apply(a, tuple(axes))
 
 
