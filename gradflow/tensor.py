@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import weakref
 from typing import Any
 
@@ -24,7 +25,51 @@ _new = object.__new__
 
 
 def _axis(axis, dim):
+    if axis is not None and dim is not None:
+        raise TypeError("pass dim (PyTorch) or axis (NumPy), not both")
     return dim if axis is None else axis
+
+
+def _keep(keepdim, keepdims) -> bool:
+    return bool(keepdim) if keepdims is None else bool(keepdims)
+
+
+def _correction(unbiased, correction, ddof):
+    given = [c for c in (unbiased, correction, ddof) if c is not None]
+    if len(given) > 1:
+        raise TypeError("var/std: pass one of unbiased, correction (PyTorch) or ddof (NumPy)")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return given[0] if given else 1
+
+
+_MaxMin = {name: collections.namedtuple(name, ["values", "indices"]) for name in ("max", "min")}
+
+
+def _max_min(t, dim, keepdim, axis, keepdims, name: str):
+    larger = name == "max"
+    if isinstance(dim, Tensor):  # max(other): elementwise, as torch.max(a, b)
+        return (_math.maximum if larger else _math.minimum)(t, dim)
+    if dim is None:  # no dim: the reduction (NumPy's axis= included), ties share the gradient
+        reduce = _reduce.amax if larger else _reduce.amin
+        return reduce(t, axis, _keep(keepdim, keepdims) if axis is not None else False)
+    if not isinstance(dim, int):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r} (amax/amin reduce over "
+                        "several dims)")
+    keep = _keep(keepdim, keepdims)
+    d = _shape._dim(dim, t.ndim, name)
+    find = _reduce.argmax if larger else _reduce.argmin
+    if t.ndim == 0:
+        return _MaxMin[name](t.clone(), find(t, None, False))
+    idx = find(t, d, True)
+    # the values are picked at the indices, so the gradient goes to the chosen element only
+    xp = t._backend.xp
+    index = [xp.arange(n).reshape((-1,) + (1,) * (t.ndim - 1 - i)) for i, n in enumerate(t.shape)]
+    index[d] = idx.data
+    values = t[tuple(index)]
+    if not keep:
+        values, idx = values.squeeze(d), idx.squeeze(d)
+    return _MaxMin[name](values, idx)
 
 
 class Tensor:
@@ -388,23 +433,40 @@ class Tensor:
         _setitem(self, index, value)
 
     # --- methods ------------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.sum(self, _axis(axis, dim), keepdims)
+    def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        return _reduce.sum(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
-    def mean(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.mean(self, _axis(axis, dim), keepdims)
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        return _reduce.mean(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
-    def max(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.amax(self, _axis(axis, dim), keepdims)
+    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        """PyTorch's ``max``: the largest value; with ``dim`` (or another tensor) it is
+        ``(values, indices)`` along ``dim`` (or ``maximum(self, other)``). NumPy's ``axis=``
+        keeps NumPy's meaning: the values only."""
+        return _max_min(self, dim, keepdim, axis, keepdims, "max")
 
-    def min(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.amin(self, _axis(axis, dim), keepdims)
+    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        """PyTorch's ``min``: see :meth:`max`."""
+        return _max_min(self, dim, keepdim, axis, keepdims, "min")
 
-    def var(self, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None) -> Tensor:
-        return _reduce.var(self, _axis(axis, dim), keepdims, ddof)
+    def amax(self, dim=None, keepdim: bool = False) -> Tensor:
+        return _reduce.amax(self, dim, keepdim)
 
-    def std(self, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None) -> Tensor:
-        return _reduce.var(self, _axis(axis, dim), keepdims, ddof).sqrt()
+    def amin(self, dim=None, keepdim: bool = False) -> Tensor:
+        return _reduce.amin(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: float | None = None, axis=None, keepdims=None, ddof=None) -> Tensor:
+        """PyTorch's variance: Bessel-corrected (``correction=1``) unless ``unbiased=False``,
+        ``correction=0`` or NumPy's ``ddof=0`` asks for the population variance."""
+        return _reduce.var(self, _axis(axis, dim), _keep(keepdim, keepdims),
+                           _correction(unbiased, correction, ddof))
+
+    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: float | None = None, axis=None, keepdims=None, ddof=None) -> Tensor:
+        """The square root of :meth:`var` (same arguments and default)."""
+        return _reduce.var(self, _axis(axis, dim), _keep(keepdim, keepdims),
+                           _correction(unbiased, correction, ddof)).sqrt()
 
     def argmax(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
         return _reduce.argmax(self, _axis(axis, dim), keepdims)

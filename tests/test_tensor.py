@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import gradflow as gf
 
@@ -150,10 +151,14 @@ def test_methods():
     t = gf.tensor([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]])
     assert t.sum().item() == 5 and t.sum(axis=0).tolist() == [5, 3, -3]
     assert t.sum(dim=1, keepdims=True).shape == (2, 1)
-    assert t.max().item() == 5 and t.min(1).tolist() == [-2, -6]
+    assert t.max().item() == 5 and t.min(1).values.tolist() == [-2, -6]
     assert t.argmax(1).tolist() == [2, 1] and t.argmax().item() == 4
-    np.testing.assert_allclose(t.var(1).numpy(), t.numpy().var(1), rtol=1e-6)
-    np.testing.assert_allclose(t.var(1, ddof=1).numpy(), t.numpy().var(1, ddof=1), rtol=1e-6)
+    tt = torch.tensor(t.numpy())
+    np.testing.assert_allclose(t.var(1).numpy(), tt.var(1).numpy(), rtol=1e-6)  # unbiased
+    np.testing.assert_allclose(t.var(1, False).numpy(), tt.var(1, False).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(t.std(dim=1, correction=0, keepdim=True).numpy(),
+                               tt.std(dim=1, correction=0, keepdim=True).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(t.var(1, ddof=0).numpy(), t.numpy().var(1), rtol=1e-6)
     assert t.reshape(3, 2).shape == (3, 2) and t.reshape((6,)).shape == (6,)
     assert t.transpose(1, 0).shape == (3, 2) and t.flatten().shape == (6,)
     assert t.unsqueeze(0).shape == (1, 2, 3) and t.unsqueeze(0).squeeze().shape == (2, 3)

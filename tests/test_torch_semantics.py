@@ -106,3 +106,41 @@ def test_permute_and_mT():
         gf.tensor(x).transpose(0, 3)
     with pytest.raises(IndexError, match="permute: dimension 5 is out of range"):
         gf.tensor(x).permute(0, 1, 5)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("dim,keepdim", [(0, False), (1, True), (-1, False)])
+def test_max_min_with_dim_return_values_and_indices(name, dim, keepdim):
+    x = np.array([[1.0, 5.0, 5.0], [7.0, -2.0, 7.0]])  # ties: the gradient goes to one index
+    g = gf.tensor(x, dtype="float64", requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    got, want = getattr(g, name)(dim, keepdim=keepdim), getattr(t, name)(dim, keepdim=keepdim)
+    values, indices = got
+    assert got.values is values and values.shape == tuple(want.values.shape)
+    np.testing.assert_array_equal(values.numpy(), want.values.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), want.indices.numpy())
+    w = np.arange(1.0, values.size + 1).reshape(values.shape)
+    (values * gf.tensor(w, dtype="float64")).sum().backward()
+    (want.values * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), t.grad.numpy())
+
+
+def test_max_without_dim_and_elementwise():
+    x = np.array([[1.0, 5.0], [7.0, -2.0]])
+    assert gf.tensor(x).max().item() == 7.0 and gf.tensor(x).min().item() == -2.0
+    np.testing.assert_array_equal(gf.tensor(x).max(gf.tensor(x) * 0 + 2).numpy(),
+                                  torch.tensor(x).max(torch.tensor(x) * 0 + 2).numpy())
+    np.testing.assert_array_equal(gf.tensor(x).max(axis=1).numpy(), x.max(axis=1))  # NumPy's
+
+
+def test_var_and_std_are_unbiased_by_default_as_pytorch():
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    g, t = gf.tensor(x, dtype="float64"), torch.tensor(x)
+    for args, kw in [((), {}), ((1,), {}), ((1, False), {}), ((0,), {"keepdim": True}),
+                     ((), {"dim": 1, "correction": 0})]:
+        np.testing.assert_allclose(g.var(*args, **kw).numpy(), t.var(*args, **kw).numpy(),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(g.std(*args, **kw).numpy(), t.std(*args, **kw).numpy(),
+                                   rtol=1e-12)
+    with pytest.raises(TypeError, match="one of unbiased, correction"):
+        g.var(1, unbiased=True, correction=0)
