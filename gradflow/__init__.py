@@ -43,7 +43,7 @@ from gradflow.ops.activation import relu, sigmoid, softmax, tanh
 from gradflow.ops.arithmetic import add, div, mul, sub
 from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, sin, sqrt, where
 from gradflow.ops.matmul import matmul
-from gradflow.ops.shape import concatenate, stack
+from gradflow.ops.shape import cat, concat, concatenate, stack
 
 from gradflow.io import load, save
 
@@ -58,7 +58,8 @@ __all__ = [
     "ones_like", "from_numpy", "from_dlpack", "manual_seed", "get_backend", "grad", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "matmul", "exp",
     "log", "sqrt", "abs", "tanh", "sin", "cos", "erf", "maximum", "minimum", "where", "clip",
-    "concatenate", "stack", "relu", "sigmoid", "softmax", "add", "sub", "mul", "div",
+    "concatenate", "cat", "concat", "stack", "relu", "sigmoid", "softmax", "add", "sub", "mul",
+    "div",
     "float16", "float32", "float64", "int32", "int64", "uint8", "bool_", "save", "load",
     "functional", "nn", "optim", "data",
 ]

@@ -468,11 +468,11 @@ class Tensor:
         return _reduce.var(self, _axis(axis, dim), _keep(keepdim, keepdims),
                            _correction(unbiased, correction, ddof)).sqrt()
 
-    def argmax(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.argmax(self, _axis(axis, dim), keepdims)
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        return _reduce.argmax(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
-    def argmin(self, axis=None, keepdims: bool = False, *, dim=None) -> Tensor:
-        return _reduce.argmin(self, _axis(axis, dim), keepdims)
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+        return _reduce.argmin(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
     def any(self, axis=None, keepdims: bool = False) -> Tensor:
         return Tensor._make(self._backend.xp.asarray(self.data.any(axis=axis, keepdims=keepdims)),
@@ -514,11 +514,11 @@ class Tensor:
 
     clamp = clip
 
-    def softmax(self, axis: int = -1, *, dim=None) -> Tensor:
-        return _act.softmax(self, _axis(axis if dim is None else None, dim))
+    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return _act.softmax(self, dim, axis=axis)
 
-    def log_softmax(self, axis: int = -1, *, dim=None) -> Tensor:
-        return _act.log_softmax(self, _axis(axis if dim is None else None, dim))
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        return _act.log_softmax(self, dim, axis=axis)
 
     def reshape(self, *shape) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
@@ -558,8 +558,10 @@ class Tensor:
     def squeeze(self, axis=None, *, dim=None) -> Tensor:
         return _shape.squeeze(self, _axis(axis, dim))
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _shape.unsqueeze(self, axis)
+    def unsqueeze(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        if (dim is None) == (axis is None):
+            raise TypeError("unsqueeze: pass the new dimension as dim (or NumPy's axis)")
+        return _shape.unsqueeze(self, dim if axis is None else axis)
 
     def expand(self, *shape) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):

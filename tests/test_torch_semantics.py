@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import gradflow as gf
+import gradflow.functional as F
 
 
 def test_sgd_by_hand_under_no_grad_updates_the_parameters_in_place():
@@ -144,3 +145,20 @@ def test_var_and_std_are_unbiased_by_default_as_pytorch():
                                    rtol=1e-12)
     with pytest.raises(TypeError, match="one of unbiased, correction"):
         g.var(1, unbiased=True, correction=0)
+
+
+def test_dim_and_keepdim_spellings():
+    x = np.arange(6.0).reshape(2, 3)
+    g, t = gf.tensor(x, dtype="float64"), torch.tensor(x)
+    np.testing.assert_allclose(F.softmax(g, dim=0).numpy(), torch.softmax(t, 0).numpy())
+    np.testing.assert_allclose(F.log_softmax(g, dim=1).numpy(), torch.log_softmax(t, 1).numpy())
+    np.testing.assert_allclose(F.logsumexp(g, dim=1, keepdim=True).numpy(),
+                               torch.logsumexp(t, 1, keepdim=True).numpy())
+    assert gf.cat([g, g], dim=1).shape == tuple(torch.cat([t, t], dim=1).shape)
+    assert gf.concat([g, g]).shape == (4, 3)
+    assert gf.stack([g, g], dim=-1).shape == tuple(torch.stack([t, t], dim=-1).shape)
+    assert g.unsqueeze(dim=-1).shape == tuple(t.unsqueeze(dim=-1).shape)
+    assert g.argmax(dim=1, keepdim=True).tolist() == t.argmax(dim=1, keepdim=True).tolist()
+    assert g.sum(1, keepdim=True).shape == (2, 1) and g.mean(dim=0).shape == (3,)
+    with pytest.raises(IndexError, match=r"unsqueeze: dimension 5 is out of range .*\[-2, 1\]"):
+        gf.zeros(3).unsqueeze(5)

@@ -202,13 +202,29 @@ def _one_axis(x: Tensor, axis, op: str) -> int:
     return norm_axes(axis, x.ndim, op)[0]
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return Softmax.apply(x, _one_axis(x, axis, "softmax"))
+def _dim_or_axis(dim, axis, op: str):
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{op}: pass dim (PyTorch) or axis (NumPy), not both")
+    return axis
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return LogSoftmax.apply(x, _one_axis(x, axis, "log_softmax"))
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Softmax along ``dim`` (the last dimension when neither ``dim`` nor ``axis`` is given)."""
+    dim = _dim_or_axis(dim, axis, "softmax")
+    return Softmax.apply(x, _one_axis(x, -1 if dim is None else dim, "softmax"))
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    return LogSumExp.apply(x, norm_axes(axis, x.ndim, "logsumexp"), keepdims)
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably (the last dimension by default)."""
+    dim = _dim_or_axis(dim, axis, "log_softmax")
+    return LogSoftmax.apply(x, _one_axis(x, -1 if dim is None else dim, "log_softmax"))
+
+
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
+              keepdims: bool | None = None) -> Tensor:
+    """log Σ exp(x) over ``dim`` (every dimension when None), with the max subtracted."""
+    dim = _dim_or_axis(dim, axis, "logsumexp")
+    keep = keepdim if keepdims is None else keepdims
+    return LogSumExp.apply(x, norm_axes(dim, x.ndim, "logsumexp"), bool(keep))

@@ -199,8 +199,8 @@ def _dim(d: int, ndim: int, op: str) -> int:
     """``d`` as an index into ``ndim`` dimensions, negatives from the end; out of range raises."""
     n = max(ndim, 1)
     if not -n <= d < n:
-        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} "
-                         f"dimensions (expected one in [{-n}, {n - 1}])")
+        raise IndexError(f"{op}: dimension {d} is out of range (expected one in "
+                         f"[{-n}, {n - 1}])")
     return d % n
 
 
@@ -244,7 +244,7 @@ def squeeze(a: Tensor, axis=None) -> Tensor:
 
 
 def unsqueeze(a: Tensor, axis: int) -> Tensor:
-    axis = axis % (a.ndim + 1)
+    axis = _dim(axis, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
 
 
@@ -273,7 +273,9 @@ def clone(a: Tensor) -> Tensor:
     return Clone.apply(a)
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
+def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """The tensors joined along ``dim`` (PyTorch's ``cat``; NumPy's ``axis=`` too)."""
+    axis = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
@@ -284,9 +286,14 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     return Concatenate.apply(*tensors, axis=axis)
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
+def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """The tensors stacked along a new dimension ``dim``."""
+    axis = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     axis = norm_axes(axis, tensors[0].ndim + 1, "stack")[0]
     return Stack.apply(*tensors, axis=axis)
+
+
+cat = concat = concatenate  # PyTorch's names
