@@ -282,7 +282,7 @@ def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     if tensors[0].ndim == 0:
         raise ValueError("concatenate: zero-dimensional tensors have no axis to join along; "
                          "use stack(), or reshape them to 1-D first")
-    axis = norm_axes(axis, tensors[0].ndim, "concatenate")[0]
+    axis = _dim(axis, tensors[0].ndim, "concatenate")
     return Concatenate.apply(*tensors, axis=axis)
 
 
@@ -292,7 +292,7 @@ def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    axis = norm_axes(axis, tensors[0].ndim + 1, "stack")[0]
+    axis = _dim(axis, tensors[0].ndim + 1, "stack")
     return Stack.apply(*tensors, axis=axis)
 
 
