@@ -317,11 +317,10 @@ class Tensor:
         return self
 
     def zero_(self) -> Tensor:
-        self.data[...] = 0
-        self._ver.v += 1
-        return self
+        return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
+        """Every element set to ``value``, in place."""
         self.data[...] = value
         self._ver.v += 1
         return self
@@ -626,15 +625,20 @@ def _inplace(self: Tensor, other, op) -> Tensor:
         self.data[...] = result.data
         self._ver.v += 1
         return self
-    if self.grad_fn is None and self._requires_grad:
-        raise RuntimeError(
-            f"a leaf tensor that requires grad (shape {self.shape}) is being used in an in-place "
-            "operation; its gradient would be lost. Update it under gf.no_grad() (as an "
-            "optimizer step does), or work on a copy (t = t.clone()).")
+    refuse_leaf_inplace(self, f"in-place {op.__name__}")
     result = op(self.clone(), other)
     _check_inplace_result(self, result)
     _setitem(self, Ellipsis, result)
     return self
+
+
+def refuse_leaf_inplace(t: Tensor, op: str) -> None:
+    """In grad mode, a leaf that requires grad may not change in place (as in PyTorch)."""
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError(
+            f"{op}: a leaf tensor that requires grad (shape {t.shape}) is being used in an "
+            "in-place operation; its gradient would be lost. Do it under gf.no_grad() (as an "
+            "optimizer step or weight initialisation does), or on a copy (t = t.clone()).")
 
 
 def _check_inplace_result(self: Tensor, result: Tensor) -> None:
@@ -642,9 +646,10 @@ def _check_inplace_result(self: Tensor, result: Tensor) -> None:
         raise RuntimeError(f"in-place operation: the result has shape {result.shape}, which "
                            f"does not fit the tensor's shape {self.shape} (broadcasting may "
                            "not grow the tensor being updated); write it out of place")
-    if result.dtype != self.dtype and not (
-            result.dtype.kind == self.dtype.kind or self.dtype.kind in "fc"
-            and result.dtype.kind in "biuf"):
+    # a cast within a kind (float64 into float32) or of a real result into a float tensor
+    castable = result.dtype.kind == self.dtype.kind or (
+        self.dtype.kind in "fc" and result.dtype.kind in "biuf")
+    if not castable:
         raise RuntimeError(f"in-place operation: result type {result.dtype} can't be cast to "
                            f"the tensor's dtype {self.dtype}; write it out of place or convert "
                            "first (.to(dtype=...))")

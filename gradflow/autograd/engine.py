@@ -117,7 +117,22 @@ def _sum_arrays(a, b):
 
 
 # --- where gradients go ----------------------------------------------------------------------
-class _Accumulate:
+class _Sink:
+    """Where a pass delivers gradients. Both sinks fill ``retain_grad()`` tensors alike;
+    ``handed_out`` holds the ids of arrays someone else may hold (never adopted as ``.grad``)."""
+
+    def __init__(self, create_graph: bool, handed_out: set[int]):
+        self.create_graph = create_graph
+        self.handed_out = handed_out
+
+    def retained(self, t: Tensor, g) -> None:
+        if not self.create_graph:
+            self.handed_out.add(id(g))
+            g = Tensor._make(g, t._backend)
+        t.grad = g if t.grad is None else t.grad + g
+
+
+class _Accumulate(_Sink):
     """``backward()``: add each leaf's gradient into ``leaf.grad`` (in the leaf's dtype).
 
     In first-order mode ``.grad`` must be safe to modify in place, yet a ``vjp`` may hand the same
@@ -129,8 +144,7 @@ class _Accumulate:
     runs_everything = True
 
     def __init__(self, create_graph: bool, root_grads: list):
-        self.create_graph = create_graph
-        self.handed_out = {id(g) for g in root_grads}  # arrays someone else may hold
+        super().__init__(create_graph, {id(g) for g in root_grads})
         self.borrowed: set[int] = set()  # leaves whose .grad aliases an array of this pass
 
     def leaf(self, leaf: Tensor, g) -> None:
@@ -155,25 +169,18 @@ class _Accumulate:
         else:
             current.data += g
 
-    def retained(self, t: Tensor, g) -> None:
-        if not self.create_graph:
-            self.handed_out.add(id(g))
-            g = Tensor._make(g, t._backend)
-        t.grad = g if t.grad is None else t.grad + g
 
-
-class _Capture:
+class _Capture(_Sink):
     """``gf.grad()``: keep the gradients of the requested inputs (leaves by identity, non-leaves
     by ``(node, output index)``) in their slots; nothing accumulates into ``.grad``."""
 
     runs_everything = False
 
     def __init__(self, create_graph: bool, leaves: dict[int, int], nodes: dict):
-        self.create_graph = create_graph
+        super().__init__(create_graph, set())
         self.leaves = leaves
         self.nodes = nodes
         self.results: dict[int, object] = {}
-        self.retained = _Accumulate(create_graph, []).retained
 
     def leaf(self, leaf: Tensor, g) -> None:
         slot = self.leaves.get(id(leaf))

@@ -74,7 +74,7 @@ class Context:
 
     def _check_saved(self, entry) -> None:
         ver = entry[3]
-        if ver is not None and ver.v != entry[4]:
+        if ver.v != entry[4]:
             raise RuntimeError(
                 f"{self.fn.__name__}: a tensor of shape {tuple(entry[1].shape)} saved for "
                 f"backward was modified in place (version {ver.v}, expected {entry[4]}). Avoid "
@@ -86,20 +86,20 @@ class Context:
             "read saved tensors after they were freed). Pass retain_graph=True to the first "
             "backward() or gf.grad() if you need to backward through the graph again.")
 
+    def _entries(self) -> tuple:
+        """The saved entries, once the graph is known not to be freed and nothing saved to have
+        been modified in place since."""
+        if self.freed:
+            self._raise_freed()
+        for entry in self._saved:
+            if entry is not None and entry[3] is not None:
+                self._check_saved(entry)
+        return self._saved
+
     @property
     def saved_arrays(self) -> tuple:
         """What ``save_for_backward`` received, as backend arrays (for ``vjp``)."""
-        if self.freed:
-            self._raise_freed()
-        out = []
-        for entry in self._saved:
-            if entry is None:
-                out.append(None)
-                continue
-            if entry[3] is not None:
-                self._check_saved(entry)
-            out.append(entry[1])
-        return tuple(out)
+        return tuple([None if entry is None else entry[1] for entry in self._entries()])
 
     @property
     def saved_tensors(self) -> tuple:
@@ -108,14 +108,11 @@ class Context:
         Saved inputs come back as the input Tensors themselves and saved outputs as Tensors whose
         ``grad_fn`` is this node, so a backward written with gradflow ops is differentiable again.
         """
-        if self.freed:
-            self._raise_freed()
         out = []
-        for entry in self._saved:
+        for entry in self._entries():
             if entry is None:
                 out.append(None)
                 continue
-            self._check_saved(entry)
             kind, array, source, ver, _ = entry
             if kind is INPUT:
                 out.append(source)

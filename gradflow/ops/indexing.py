@@ -9,7 +9,7 @@ from __future__ import annotations
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
 from gradflow.ops.shape import sum_to
-from gradflow.tensor import Tensor
+from gradflow.tensor import Tensor, refuse_leaf_inplace
 
 
 class GetItem(Function):
@@ -140,11 +140,7 @@ def setitem(a: Tensor, index, value) -> None:
         a._backend.k.setitem(a.data, index, v.data if isinstance(v, Tensor) else v)
         a.increment_version()
         return
-    if a.grad_fn is None and a._requires_grad:
-        raise RuntimeError(
-            f"setitem: a leaf tensor that requires grad (shape {a.shape}) cannot be modified in "
-            "place, because its gradient would be lost. Do it under gf.no_grad() (e.g. to "
-            "initialise weights) or on a copy (t = t.clone()).")
+    refuse_leaf_inplace(a, "setitem")
     # ``a`` before the write: the same data, node and version counter, as the SetItem's input;
     # ``a`` itself then becomes the SetItem's output.
     before = Tensor._make(a.data, a._backend, a._requires_grad, a.grad_fn, a._out_idx, a._ver)
