@@ -20,7 +20,7 @@ from gradflow.ops.shape import reshape
 from gradflow.tensor import Tensor
 
 
-class _Unary(Function):
+class _Activation(Function):
     """y = f(x, *params) through a kernel pair ``kernels = (forward, backward)``.
 
     The forward kernel runs ``f(x, *params)``; the derivative is a function of the saved s = y
@@ -53,7 +53,7 @@ class _Unary(Function):
         raise NotImplementedError
 
 
-class Relu(_Unary):
+class Relu(_Activation):
     """max(x, 0); dy/dx = [y > 0]."""
 
     kernels = ("relu", "relu_backward")
@@ -63,7 +63,7 @@ class Relu(_Unary):
         return g * (y > 0)
 
 
-class Sigmoid(_Unary):
+class Sigmoid(_Activation):
     """σ(x); dσ/dx = σ(1 − σ)."""
 
     kernels = ("sigmoid", "sigmoid_backward")
@@ -73,7 +73,7 @@ class Sigmoid(_Unary):
         return g * y * (1 - y)
 
 
-class Tanh(_Unary):
+class Tanh(_Activation):
     """tanh(x); d tanh/dx = 1 − tanh²."""
 
     kernels = ("tanh", "tanh_backward")
@@ -83,7 +83,7 @@ class Tanh(_Unary):
         return g * (1 - y * y)
 
 
-class LeakyRelu(_Unary):
+class LeakyRelu(_Activation):
     """x if x > 0 else αx; dy/dx = 1 or α."""
 
     kernels = ("leaky_relu", "leaky_relu_backward")
@@ -106,7 +106,7 @@ def _gelu_composite(approximate: str):
     return f
 
 
-class Gelu(_Unary):
+class Gelu(_Activation):
     """x Φ(x), or its tanh approximation; backward differentiates the composite."""
 
     kernels = ("gelu", "gelu_backward")
@@ -117,7 +117,7 @@ class Gelu(_Unary):
         return composite_vjp(_gelu_composite(approximate), [x], [True], [g])[0]
 
 
-class Softplus(_Unary):
+class Softplus(_Activation):
     """log(1 + eˣ) in the stable form; d/dx = σ(x)."""
 
     kernels = ("softplus", "softplus_backward")
@@ -128,7 +128,7 @@ class Softplus(_Unary):
         return g * sigmoid(x)
 
 
-class Softmax(_Unary):
+class Softmax(_Activation):
     """eˣ / Σ eˣ along ``axis``; dL/dx = y ⊙ (g − Σ g ⊙ y)."""
 
     kernels = ("softmax", "softmax_backward")
@@ -138,7 +138,7 @@ class Softmax(_Unary):
         return y * (g - (g * y).sum(axis, keepdims=True))
 
 
-class LogSoftmax(_Unary):
+class LogSoftmax(_Activation):
     """x − logsumexp(x) along ``axis``; dL/dx = g − e^y Σ g."""
 
     kernels = ("log_softmax", "log_softmax_backward")
