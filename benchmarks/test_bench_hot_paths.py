@@ -101,7 +101,7 @@ def test_optimizer_step_gradflow(benchmark, name):
     benchmark.group = f"optimizer step 1M params {name}"
     model = _million_parameter_model()
     params = list(model.parameters())
-    assert sum(p.size for p in params) == 1_002_570
+    assert sum(p.numel() for p in params) == 1_002_570
     rng = np.random.default_rng(0)
     for p in params:
         p.grad = gf.tensor(rng.standard_normal(p.shape, dtype=np.float32) * 1e-3)

@@ -541,9 +541,9 @@ def load_data(opts: dict[str, Any]) -> _Data:
     rest, test, image_shape = _load_split(opts)
     train, val = _split(rest, opts["val_split"], opts["seed"]) if opts["val_split"] \
         else (rest, None)
-    in_features = int(train[0][0].size)
-    if int(test[0][0].size) != in_features:
-        raise CLIError(f"the test images have {test[0][0].size} pixels but the training images "
+    in_features, test_features = math.prod(train[0][0].shape), math.prod(test[0][0].shape)
+    if test_features != in_features:
+        raise CLIError(f"the test images have {test_features} pixels but the training images "
                        f"{in_features}")
     n_classes = {"digits": 10, "two-gaussians": 2}.get(opts["dataset"])
     if n_classes is None:
@@ -786,7 +786,7 @@ def _describe_run(opts: dict[str, Any], data: _Data, model: Any, device: str) ->
     hidden = parse_hidden(opts["hidden"])
     widths = "-".join(str(w) for w in (data.in_features, *hidden, data.n_classes))
     kind = f"MLP {widths} {opts['activation']}" if hidden else f"linear {widths}"
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     bs = opts["batch_size"]
     regime = "full batch" if bs == "full" else "stochastic" if bs == 1 else f"batch {bs}"
     extras = [f"{k.replace('_', '-')} {opts[k]}" for k in
@@ -832,7 +832,7 @@ def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
     config = {"options": opts, "command": " ".join(_quote(a) for a in ["gradflow", *args.argv]),
               "gradflow": gf.__version__, "device": device, "data": data.sizes(),
               "model": {"layers": [repr(m) for m in model], "parameters":
-                        sum(p.size for p in model.parameters())},
+                        sum(p.numel() for p in model.parameters())},
               "resumed_from": checkpoint,
               "created": datetime.datetime.now().isoformat(timespec="seconds")}
     _write_json(os.path.join(out, "config.json"), config)

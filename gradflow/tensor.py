@@ -65,21 +65,64 @@ def _max_min(t, dim, keepdim, axis, keepdims, name: str):
     # the values are picked at the indices, so the gradient goes to the chosen element only
     xp = t._backend.xp
     index = [xp.arange(n).reshape((-1,) + (1,) * (t.ndim - 1 - i)) for i, n in enumerate(t.shape)]
-    index[d] = idx.data
+    index[d] = idx.array
     values = t[tuple(index)]
     if not keep:
         values, idx = values.squeeze(d), idx.squeeze(d)
     return _MaxMin[name](values, idx)
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (PyTorch's ``torch.Size``)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"gradflow.Size({list(self)})"
+
+    def __str__(self) -> str:  # error messages and f-strings read as the plain tuple
+        return tuple.__repr__(self)
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+
+def _check_grad(t, value) -> None:
+    """``t.grad = value`` takes a Tensor of ``t``'s shape, dtype and device (as PyTorch)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                        f"{type(value).__name__}")
+    if value._backend is not t._backend:
+        raise RuntimeError(f"assigned grad is on {value.device}, but the tensor is on "
+                           f"{t.device}; move it with .to({t.device!r})")
+    if value.array.dtype != t.array.dtype:
+        raise RuntimeError(f"assigned grad has dtype {value.array.dtype}, but the tensor has "
+                           f"dtype {t.array.dtype}; convert it with .to(dtype=...)")
+    if value.array.shape != t.array.shape:
+        raise RuntimeError(f"assigned grad has shape {tuple(value.array.shape)}, but the "
+                           f"tensor has shape {tuple(t.array.shape)}")
+
+
 class Tensor:
     """An n-dimensional array on a device, recorded in the autograd graph when it requires grad.
 
     Build one with :func:`gradflow.tensor` (or ``Tensor(data, ...)``, the same thing).
-    ``data`` is the backend array itself (``numpy.ndarray`` or ``cupy.ndarray``).
+    ``array`` is the backend array itself (``numpy.ndarray`` or ``cupy.ndarray``); ``data`` is
+    PyTorch's: a detached Tensor sharing that array.
     """
 
-    __slots__ = ("data", "_requires_grad", "grad", "grad_fn", "_out_idx", "_ver", "_backend",
+    __slots__ = ("array", "_requires_grad", "_grad", "grad_fn", "_out_idx", "_ver", "_backend",
                  "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # NumPy defers binary operators to Tensor
     __array_ufunc__ = None
@@ -93,10 +136,10 @@ class Tensor:
 
     def _init_leaf(self, array, backend: Backend) -> None:
         """Set every slot for a fresh leaf holding ``array`` (used by subclasses' __init__)."""
-        self.data = array
+        self.array = array
         self._backend = backend
         self._requires_grad = False
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._out_idx = 0
         self._ver = _Version()
@@ -116,10 +159,10 @@ class Tensor:
     def _make(data, backend: Backend, requires_grad: bool = False, grad_fn=None,
               out_idx: int = 0, ver: _Version | None = None) -> Tensor:
         t = _new(Tensor)
-        t.data = data
+        t.array = data
         t._backend = backend
         t._requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._out_idx = out_idx
         t._ver = _Version() if ver is None else ver
@@ -128,12 +171,42 @@ class Tensor:
 
     # --- attributes -------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def data(self) -> Tensor:
+        """PyTorch's ``data``: this tensor's values as a detached Tensor sharing its array and
+        version counter, so ``p.data -= lr * p.grad`` updates ``p`` outside the graph.
+        Assigning a Tensor (or a backend array) replaces the values held by this tensor."""
+        return Tensor._make(self.array, self._backend, False, None, 0, self._ver)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if isinstance(value, Tensor):
+            if value._backend is not self._backend:
+                raise RuntimeError(f"data: the new value is on {value.device}, this tensor on "
+                                   f"{self.device}; move it first with .to(...)")
+            value = value.array
+        elif not self._backend.owns(value):
+            raise TypeError(f"data: expected a Tensor or a {self._backend.xp.__name__} array, "
+                            f"got {type(value).__name__}")
+        self.array = value
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
+    @property
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
@@ -145,17 +218,22 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
-    @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self, dim: int | None = None) -> Size | int:
+        """PyTorch's ``size``: the shape (a :class:`Size`), or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[_shape._dim(dim, self.array.ndim, "size")]
 
     def numel(self) -> int:
-        return self.data.size
+        """The number of elements."""
+        return self.array.size
+
+    nelement = numel
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def T(self) -> Tensor:  # noqa: N802
@@ -201,17 +279,17 @@ class Tensor:
     # --- conversion -------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (the same memory on the CPU, a host copy from a GPU)."""
-        return self._backend.to_host(self.data)
+        return self._backend.to_host(self.array)
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -223,13 +301,13 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is "
                                "ambiguous; use .any() or .all()")
         return bool(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
@@ -283,7 +361,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data (and version counter) but outside the graph."""
-        return Tensor._make(self.data, self._backend, False, None, 0, self._ver)
+        return Tensor._make(self.array, self._backend, False, None, 0, self._ver)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -296,10 +374,10 @@ class Tensor:
         return clone(self)
 
     def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+        return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     # --- autograd ---------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
@@ -321,7 +399,7 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Every element set to ``value``, in place."""
-        self.data[...] = value
+        self.array[...] = value
         self._ver.v += 1
         return self
 
@@ -474,11 +552,11 @@ class Tensor:
         return _reduce.argmin(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
     def any(self, axis=None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(self._backend.xp.asarray(self.data.any(axis=axis, keepdims=keepdims)),
+        return Tensor._make(self._backend.xp.asarray(self.array.any(axis=axis, keepdims=keepdims)),
                             self._backend)
 
     def all(self, axis=None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(self._backend.xp.asarray(self.data.all(axis=axis, keepdims=keepdims)),
+        return Tensor._make(self._backend.xp.asarray(self.array.all(axis=axis, keepdims=keepdims)),
                             self._backend)
 
     def exp(self) -> Tensor:
@@ -579,7 +657,7 @@ def _to_array(data: Any, dtype: Any = None, device: Any = None):
     ``dtype`` says otherwise."""
     dt = as_dtype(dtype)
     if isinstance(data, Tensor):
-        src_backend, data = data._backend, data.data
+        src_backend, data = data._backend, data.array
         if dt is None:
             dt = data.dtype  # copying a tensor keeps its dtype
     elif _is_cupy(data):
@@ -620,9 +698,9 @@ def _inplace(self: Tensor, other, op) -> Tensor:
     needs_graph = _State.grad_enabled and (
         self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))
     if not needs_graph:
-        result = op(Tensor._make(self.data, self._backend), other)
+        result = op(Tensor._make(self.array, self._backend), other)
         _check_inplace_result(self, result)
-        self.data[...] = result.data
+        self.array[...] = result.array
         self._ver.v += 1
         return self
     refuse_leaf_inplace(self, f"in-place {op.__name__}")
@@ -656,11 +734,11 @@ def _check_inplace_result(self: Tensor, result: Tensor) -> None:
 
 
 def _compare(a: Tensor, b, name: str) -> Tensor:
-    other = b.data if isinstance(b, Tensor) else b
+    other = b.array if isinstance(b, Tensor) else b
     if isinstance(b, Tensor) and b._backend is not a._backend:
         raise RuntimeError(f"comparison {name}: tensors on different devices ({a.device} and "
                            f"{b.device})")
-    out = getattr(a.data, name)(other)
+    out = getattr(a.array, name)(other)
     if out is NotImplemented:
         return NotImplemented
     return Tensor._make(out, a._backend)
@@ -686,4 +764,4 @@ from gradflow.ops.indexing import setitem as _setitem  # noqa: E402
 from gradflow.ops.math import abs as _abs  # noqa: E402
 from gradflow.ops.matmul import matmul as _matmul  # noqa: E402
 
-__all__ = ["Tensor", "backend_of_array", "cpu_backend"]
+__all__ = ["Size", "Tensor", "backend_of_array", "cpu_backend"]

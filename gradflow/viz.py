@@ -241,18 +241,18 @@ class _Builder:
         rows = []
         if name:
             rows.append(f"<B>{html.escape(name)}</B>")
-        small = t is not None and t.size <= self.max_values
+        small = t is not None and t.numel() <= self.max_values
         if self.show_values and small:
             rows.append(_font(self._values(t.numpy()), _VALUE_COLOR))
         else:
             rows.append(_font(_describe(shape, dtype), _MUTED_COLOR))
         g = t.grad if t is not None and self.show_grads else None
         if g is not None:
-            if g.size <= self.max_values:
+            if g.numel() <= self.max_values:
                 text = "grad " + self._values(g.numpy())
             else:
                 xp = g.backend.xp
-                text = "|grad| " + self._num(float(xp.linalg.norm(g.data.ravel())))
+                text = "|grad| " + self._num(float(xp.linalg.norm(g.array.ravel())))
             rows.append(_font(text, _GRAD_COLOR))
         body = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
         return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" '

@@ -112,7 +112,7 @@ def noncontiguous(a: np.ndarray, device: str = "cpu") -> gf.Tensor:
     a = np.asarray(a)
 
     def on_device(storage):
-        return gf.tensor(storage, dtype=a.dtype, device=device).data
+        return gf.tensor(storage, dtype=a.dtype, device=device).array
 
     if sum(s > 1 for s in a.shape) >= 2:
         view = on_device(np.ascontiguousarray(a.T)).T

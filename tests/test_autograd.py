@@ -68,7 +68,7 @@ def test_shared_gradient_arrays_are_not_aliased():
     a = gf.tensor([1.0, 2.0], requires_grad=True)
     b = gf.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 10  # e.g. in-place clipping of one parameter's gradient
+    a.grad.array *= 10  # e.g. in-place clipping of one parameter's gradient
     np.testing.assert_allclose(b.grad.numpy(), [1, 1])
 
 
@@ -76,8 +76,8 @@ def test_broadcast_gradient_is_writable():
     x = gf.tensor([[1.0, 2.0]], requires_grad=True)
     y = gf.ones(3, 2, requires_grad=True)
     (x + y).sum().backward()
-    x.grad.data += 1
-    y.grad.data += 1
+    x.grad.array += 1
+    y.grad.array += 1
     np.testing.assert_allclose(x.grad.numpy(), [[4, 4]])
 
 
@@ -221,8 +221,8 @@ def test_custom_function_needs_input_grad_and_non_differentiable():
 
         @staticmethod
         def backward(ctx, g, g_order):
-            out = ctx.xp.zeros_like(g.data)
-            out[ctx.order] = g.data
+            out = ctx.xp.zeros_like(g.array)
+            out[ctx.order] = g.array
             return gf.tensor(out, dtype=g.dtype), None
 
     x = gf.tensor([3.0, 1.0, 2.0], requires_grad=True)
@@ -352,5 +352,5 @@ def test_zero_dimensional_tensors_forward_and_backward(fn):
     x = gf.tensor(0.3, requires_grad=True)
     y = fn(x)
     y.sum().backward()
-    assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
-    assert isinstance(y.data, np.ndarray)
+    assert isinstance(x.grad.array, np.ndarray) and x.grad.shape == ()
+    assert isinstance(y.array, np.ndarray)

@@ -29,7 +29,7 @@ def train_digits(split_seed: int, seed: int = 0, epochs: int = 20):
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
-            losses.append(loss.data.copy())
+            losses.append(loss.array.copy())
     x_test, y_test = test.arrays
     with gf.no_grad():
         accuracy = float((model(gf.tensor(x_test)).argmax(1).numpy() == y_test).mean())

@@ -122,7 +122,7 @@ def test_device_argument(tmp_path):
 @pytest.mark.skipif(not gf.cuda.is_available(), reason="no usable CUDA device")
 def test_cuda_round_trip(tmp_path):
     t = gf.randn(3, device="cuda")
-    save({"t": t, "a": t.data}, tmp_path / "g")
+    save({"t": t, "a": t.array}, tmp_path / "g")
     back = load(tmp_path / "g", device="cuda")
     assert back["t"].device == "cuda:0" and type(back["a"]).__module__.startswith("cupy")
     np.testing.assert_array_equal(back["t"].numpy(), t.numpy())

@@ -36,8 +36,8 @@ def test_op_noncontiguous(name, gf_fn, jax_fn, inputs, consts, device):
 def test_noncontiguous_leaf_is_a_view_with_the_same_values(shape):
     a = np.asarray(R(*shape))
     t = noncontiguous(a)
-    assert t.data.base is not None and t.shape == a.shape
-    assert a.size <= 1 or not t.data.flags.c_contiguous
+    assert t.array.base is not None and t.shape == a.shape
+    assert a.size <= 1 or not t.array.flags.c_contiguous
     np.testing.assert_array_equal(t.numpy(), a)
 
 

@@ -39,10 +39,10 @@ def test_tensor_copies_its_input_and_from_numpy_shares():
 
 def test_attributes():
     t = gf.zeros(2, 3)
-    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and t.device == "cpu"
+    assert t.shape == (2, 3) and t.ndim == 2 and t.numel() == 6 and t.device == "cpu"
     assert t.T.shape == (3, 2)
     assert t.is_leaf and not t.requires_grad and t.grad_fn is None
-    assert t.data is t.data and isinstance(t.data, np.ndarray)
+    assert t.array is t.array and isinstance(t.array, np.ndarray)
     x = gf.ones(2, requires_grad=True)
     y = x * 2
     assert not y.is_leaf and y.grad_fn is not None and y.grad_fn.name == "Mul"
@@ -86,7 +86,7 @@ def test_conversions():
     assert t.to("cpu") is t and t.cpu() is t
     np.testing.assert_array_equal(np.asarray(t), t.numpy())
     d = t.detach()
-    assert d.data is t.data and not d.requires_grad
+    assert d.array is t.array and not d.requires_grad
 
 
 def test_requires_grad_only_for_floats():
@@ -127,10 +127,10 @@ def test_comparisons_have_no_gradient():
 
 def test_inplace_operators():
     a = gf.tensor([1.0, 2.0])
-    data = a.data
+    data = a.array
     a += 1
     a *= 2
-    assert a.data is data and a.tolist() == [4.0, 6.0] and a._version == 2
+    assert a.array is data and a.tolist() == [4.0, 6.0] and a._version == 2
     x = gf.tensor([1.0], requires_grad=True)
     y = x * 1
     y += 1  # out of place when a graph is needed

@@ -120,7 +120,7 @@ def test_max_min_with_dim_return_values_and_indices(name, dim, keepdim):
     assert got.values is values and values.shape == tuple(want.values.shape)
     np.testing.assert_array_equal(values.numpy(), want.values.detach().numpy())
     np.testing.assert_array_equal(indices.numpy(), want.indices.numpy())
-    w = np.arange(1.0, values.size + 1).reshape(values.shape)
+    w = np.arange(1.0, values.numel() + 1).reshape(values.shape)
     (values * gf.tensor(w, dtype="float64")).sum().backward()
     (want.values * torch.tensor(w)).sum().backward()
     np.testing.assert_array_equal(g.grad.numpy(), t.grad.numpy())

@@ -124,7 +124,7 @@ def test_vjp_results_are_checked_and_normalised():
 
     s = gf.tensor(3.0, requires_grad=True)
     Scalar.apply(s).backward()
-    assert isinstance(s.grad.data, np.ndarray) and s.grad.dtype == np.float32
+    assert isinstance(s.grad.array, np.ndarray) and s.grad.dtype == np.float32
     assert s.grad.item() == 2.0
 
     class TooMany(gf.Function):
@@ -149,7 +149,7 @@ def test_backward_returning_arrays_is_a_clear_error():
 
         @staticmethod
         def backward(ctx, g):
-            return g.data * 2
+            return g.array * 2
 
     x = gf.tensor([1.0], requires_grad=True)
     with pytest.raises(TypeError, match="Arrays.backward must return Tensors.*belongs in vjp"):
@@ -168,13 +168,13 @@ def test_shared_gradient_arrays_are_not_aliased_into_grad():
     (((tx + ty) + tx * 2) * 1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
     np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy())
-    x.grad.data += 100
+    x.grad.array += 100
     np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy())
     # the caller's gradient is never adopted as .grad
     a = gf.tensor([1.0, 2.0], requires_grad=True)
     v = gf.tensor([5.0, 6.0])
     (a * 1).backward(v)
-    a.grad.data[0] = -1
+    a.grad.array[0] = -1
     assert v.numpy()[0] == 5.0
 
 
@@ -183,7 +183,7 @@ def test_gf_grad_results_do_not_alias_each_other_or_the_cotangent():
     y = gf.tensor([3.0, 4.0], requires_grad=True)
     v = gf.tensor([1.0, 1.0])
     gx, gy = gf.grad(x + y, [x, y], v)
-    assert gx.data is not gy.data and gx.data is not v.data
+    assert gx.array is not gy.array and gx.array is not v.array
 
 
 def test_graph_frees_saved_arrays_and_array_attributes_but_keeps_numbers():
@@ -204,7 +204,7 @@ def test_in_place_change_of_saved_input_is_caught_on_the_vjp_path():
     x = gf.tensor([1.0, 2.0], requires_grad=True)
     h = x * 1
     y = Cube.apply(h)
-    h.data[0] = 5
+    h.array[0] = 5
     h.increment_version()
     with pytest.raises(RuntimeError, match="Cube: a tensor of shape \\(2,\\) saved for backward "
                                            "was modified in place"):
@@ -231,9 +231,9 @@ def test_retained_grads_in_backward_and_grad(create_graph):
 def test_wrap_increment_version_copy_and_fill():
     a = np.arange(3.0)
     t = gf.Tensor.wrap(a)
-    assert t.data is a and not t.requires_grad and t.grad_fn is None
+    assert t.array is a and not t.requires_grad and t.grad_fn is None
     s = gf.Tensor.wrap(np.float64(2.0), t.backend)  # a NumPy scalar becomes a 0-d array
-    assert isinstance(s.data, np.ndarray) and s.shape == ()
+    assert isinstance(s.array, np.ndarray) and s.shape == ()
     v = t._version
     assert t.increment_version() is t and t._version == v + 1
     u = gf.zeros(2, 3)
@@ -299,7 +299,7 @@ def test_first_order_gradients_land_on_their_inputs_device():
     fake = _FakeDeviceBackend()
     x = gf.tensor([1.0, 2.0], requires_grad=True)
     y = x.to(fake)
-    assert isinstance(y.data, _OnFakeDevice) and y.device == "fake:0"
+    assert isinstance(y.array, _OnFakeDevice) and y.device == "fake:0"
     (y * y).sum().backward()
-    assert type(x.grad.data) is np.ndarray and x.grad.device == "cpu"
+    assert type(x.grad.array) is np.ndarray and x.grad.device == "cpu"
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])

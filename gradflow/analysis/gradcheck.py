@@ -77,9 +77,9 @@ def _flat(outs: list[Tensor]) -> np.ndarray:
 def _numeric_jacobian(fn: Callable, inputs: tuple, k: int, eps: float, who: str) -> np.ndarray:
     """Central differences of every output element w.r.t. input ``k``: shape (outputs, inputs_k)."""
     x = inputs[k]
-    data = x.data
+    data = x.array
     cols = []
-    for j in range(x.size):
+    for j in range(x.numel()):
         at = np.unravel_index(j, x.shape)
         orig = data[at].copy()
         try:
@@ -96,13 +96,13 @@ def _numeric_jacobian(fn: Callable, inputs: tuple, k: int, eps: float, who: str)
 
 def _analytic_rows(outs: list[Tensor], targets: list[Tensor], rows: np.ndarray) -> list[np.ndarray]:
     """``rows @ J_k`` for every target input, one ``gf.grad`` call per row."""
-    result = [np.zeros((rows.shape[0], t.size)) for t in targets]
-    offsets = np.cumsum([0] + [o.size for o in outs])
+    result = [np.zeros((rows.shape[0], t.numel())) for t in targets]
+    offsets = np.cumsum([0] + [o.numel() for o in outs])
     live = [(o, offsets[i]) for i, o in enumerate(outs) if o.requires_grad]
     if not live:
         return result  # nothing in fn's outputs is connected to the inputs: J = 0
     for r, row in enumerate(rows):
-        cot = [tensor(row[off:off + o.size].reshape(o.shape), dtype=o.dtype, device=o.device)
+        cot = [tensor(row[off:off + o.numel()].reshape(o.shape), dtype=o.dtype, device=o.device)
                for o, off in live]
         grads = grad([o for o, _ in live], targets, grad_outputs=cot, retain_graph=True,
                      allow_unused=True)
@@ -114,10 +114,10 @@ def _analytic_rows(outs: list[Tensor], targets: list[Tensor], rows: np.ndarray) 
 
 def _out_position(outs: list[Tensor], flat_index: int) -> str:
     for i, o in enumerate(outs):
-        if flat_index < o.size:
+        if flat_index < o.numel():
             at = tuple(int(v) for v in np.unravel_index(flat_index, o.shape))
             return f"output {i} element {at}"
-        flat_index -= o.size
+        flat_index -= o.numel()
     return "?"
 
 
@@ -128,7 +128,7 @@ def _check(fn: Callable, inputs: Any, eps: float, atol: float, rtol: float, who:
     labels = labels or [f"input {i}" for i in range(len(inputs))]
     idx = _differentiable(inputs, who, labels)
     outs = _float_outputs(fn, inputs, who)
-    n_out = sum(o.size for o in outs)
+    n_out = sum(o.numel() for o in outs)
     full = n_out <= max_full_outputs
     if full:
         rows = np.eye(n_out)

@@ -56,7 +56,7 @@ class _HessianOperator:
 
     def __init__(self, loss_fn: LossFn, params: list[Tensor], who: str):
         loss = loss_fn()
-        if not isinstance(loss, Tensor) or loss.size != 1:
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
             shape = loss.shape if isinstance(loss, Tensor) else type(loss).__name__
             raise ValueError(f"{who}: loss_fn() must return a scalar Tensor, got {shape}; reduce "
                              "it with .sum() or .mean()")
@@ -109,14 +109,14 @@ def hessian(loss_fn: LossFn, params: Sequence[Tensor] | Tensor) -> Tensor:
     op = _HessianOperator(loss_fn, params, "hessian")
     rows = []
     for k, p in enumerate(params):
-        for j in range(p.size):
-            unit = np.zeros(p.size)
+        for j in range(p.numel()):
+            unit = np.zeros(p.numel())
             unit[j] = 1.0
             vectors = [tensor(unit.reshape(p.shape), dtype=p.dtype, device=p.device) if i == k
                        else zeros_like(q) for i, q in enumerate(params)]
             rows.append(np.concatenate([np.asarray(h.numpy()).reshape(-1) for h in op(vectors)]))
     dtype = np.result_type(*[p.dtype for p in params])
-    n = sum(p.size for p in params)
+    n = sum(p.numel() for p in params)
     return tensor(np.stack(rows) if rows else np.zeros((0, n)), dtype=dtype,
                   device=params[0].device)
 

@@ -47,7 +47,7 @@ def _root_grads(roots: list[Tensor], grads, who: str) -> list[Tensor]:
                 "nothing it depends on was created with requires_grad=True (or it was computed "
                 "under gf.no_grad()).")
         if g is None:
-            if t.size != 1:
+            if t.numel() != 1:
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {t.shape}. Reduce it first (e.g. loss.sum() or loss.mean()) "
@@ -129,7 +129,7 @@ class _Sink:
         if not self.create_graph:
             self.handed_out.add(id(g))
             g = Tensor._make(g, t._backend)
-        t.grad = g if t.grad is None else t.grad + g
+        t._grad = g if t._grad is None else t._grad + g
 
 
 class _Accumulate(_Sink):
@@ -151,23 +151,23 @@ class _Accumulate(_Sink):
         if self.create_graph:
             if g.dtype != leaf.dtype:
                 g = g.to(dtype=leaf.dtype)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
             return
         if g.dtype != leaf.dtype:
             g = g.astype(leaf.dtype)
-        current = leaf.grad
+        current = leaf._grad
         if current is None:
             if id(g) in self.handed_out or getattr(g, "base", None) is not None:
                 g = g.copy()
             else:
                 self.borrowed.add(id(leaf))
             self.handed_out.add(id(g))
-            leaf.grad = Tensor._make(g, leaf._backend)
+            leaf._grad = Tensor._make(g, leaf._backend)
         elif id(leaf) in self.borrowed:
             self.borrowed.discard(id(leaf))
-            current.data = _sum_arrays(current.data, g)  # a fresh array, owned from now on
+            current.array = _sum_arrays(current.array, g)  # a fresh array, owned from now on
         else:
-            current.data += g
+            current.array += g
 
 
 class _Capture(_Sink):
@@ -204,7 +204,7 @@ def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool
     buffers: dict[Context, list] = {}
     root_nodes: list[Context] = []
     for t, g in zip(roots, root_grads):
-        g = g if recorded else g.data
+        g = g if recorded else g.array
         node = t.grad_fn
         if node is None:
             sink.leaf(t, g)
@@ -319,7 +319,7 @@ def _run_first_order(node: Context, grads: list) -> tuple:
         if g is not None and not isinstance(g, Tensor):
             raise TypeError(f"{fn.__name__}.backward must return Tensors (or None), got "
                             f"{type(g).__name__}; a function of arrays belongs in vjp")
-        arrays.append(None if g is None else g.data)
+        arrays.append(None if g is None else g.array)
     return _checked(node, arrays, "backward", backend)
 
 
@@ -390,7 +390,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     grads = _root_grads(roots, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    sink = _Accumulate(create_graph, [g.data for g in grads])
+    sink = _Accumulate(create_graph, [g.array for g in grads])
     _propagate(roots, grads, retain_graph, create_graph, sink)
 
 
@@ -418,7 +418,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     sink = _Capture(create_graph, leaves, nodes)
     _propagate(roots, grads, retain_graph, create_graph, sink)
     out = []
-    seen = {id(g.data) for g in grads}
+    seen = {id(g.array) for g in grads}
     for slot, t in enumerate(ins):
         g = sink.results.get(slot)
         if g is None:

@@ -202,7 +202,7 @@ class Function:
                     backend = b
                 elif b is not backend:
                     _raise_mixed_devices(cls, args)
-                append(a.data)
+                append(a.array)
                 if a._requires_grad:
                     requires = True
             else:
@@ -269,10 +269,10 @@ def _resolve_saved(to_save, args, outs, results):
             saved.append(None)
             continue
         if isinstance(s, Tensor):
-            s = s.data
+            s = s.array
         entry = None
         for a in args:
-            if isinstance(a, Tensor) and a.data is s:
+            if isinstance(a, Tensor) and a.array is s:
                 entry = (INPUT, s, a, a._ver, a._ver.v)
                 break
         else:
@@ -315,7 +315,7 @@ def check_finite_backward(node: Context, grads) -> None:
         if g is None or g.dtype.kind not in "fc":
             continue
         if isinstance(g, Tensor):
-            g = g.data
+            g = g.array
         if not bool(xp.isfinite(g).all()):
             raise RuntimeError(
                 f"detect_anomaly: {node.fn.__name__}Backward returned NaN or inf in the gradient "

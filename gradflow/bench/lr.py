@@ -52,7 +52,7 @@ class _Neuron:
 
     def step(self, grads: Sequence[gf.Tensor], eta: float) -> None:
         for p, g in zip(self.params, grads):
-            p.data -= eta * g.data
+            p.array -= eta * g.array
 
 
 def _gd_run(x, t, theta0, train_bias, eta, steps, top) -> dict[str, Any]:

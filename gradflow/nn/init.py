@@ -1,6 +1,6 @@
 """Weight initialization, in place, as PyTorch's ``torch.nn.init`` (same fans, gains, bounds).
 
-Every initializer overwrites ``t.data`` in place (the array object is kept, so optimizers and
+Every initializer overwrites ``t.array`` in place (the array object is kept, so optimizers and
 views still see it), draws from ``t.backend.rng`` (seeded by ``gf.manual_seed``), records no
 graph, bumps the tensor's version counter and returns ``t``.
 
@@ -74,7 +74,7 @@ def _draw_dtype(t: Tensor):
 
 
 def _write(t: Tensor, values) -> Tensor:
-    t.data[...] = values
+    t.array[...] = values
     t.increment_version()
     return t
 
@@ -149,7 +149,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
     ``a`` is the negative slope for ``nonlinearity="leaky_relu"`` (gain √(2 / (1 + a²))); at
     ``a = 0`` this equals ``"relu"`` (gain √2), the default.
     """
-    if t.size == 0:
+    if t.numel() == 0:
         return t
     std = _kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_")
     bound = math.sqrt(3.0) * std
@@ -159,7 +159,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "relu") -> Tensor:
     """He normal: N(0, σ²) with σ = gain / √fan (σ² = 2 / fan_in for ReLU, seed lecture 004)."""
-    if t.size == 0:
+    if t.numel() == 0:
         return t
     std = _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_")
     return normal_(t, 0.0, std)

@@ -259,7 +259,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (only those with ``requires_grad`` if ``trainable_only``)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively), then on self; returns self."""
@@ -301,7 +301,7 @@ class Module:
     def to(self, device: Any = None, dtype: Any = None) -> Module:
         """Move every parameter and buffer to ``device`` and cast floating ones to ``dtype``.
 
-        In place: each Parameter keeps its identity (``p.data`` and its backend are replaced),
+        In place: each Parameter keeps its identity (``p.array`` and its backend are replaced),
         so an optimizer built before ``to()`` still holds the right tensors. Gradients move too.
         Integer buffers (``num_batches_tracked``) keep their dtype. Returns self.
         """
@@ -423,26 +423,26 @@ def _shape_of(value: Any) -> tuple[int, ...]:
 
 def _move_(t: Tensor, backend, dtype) -> None:
     """Replace ``t``'s array by a copy on ``backend`` with ``dtype`` (floating tensors only)."""
-    data, old = t.data, t._backend
+    data, old = t.array, t._backend
     new_backend = backend if backend is not None else old
     if new_backend is not old:
         data = new_backend.from_host(old.to_host(data))
     if dtype is not None and data.dtype.kind in "fc" and data.dtype != dtype:
         data = data.astype(dtype)
-    if data is not t.data:
-        t.data = data
+    if data is not t.array:
+        t.array = data
         t._backend = new_backend
         t.increment_version()
 
 
 def _copy_into(dst: Tensor, value: Any) -> None:
-    """``dst.data[...] = value`` across devices and dtypes (no new array for ``dst``)."""
-    src = value.data if isinstance(value, Tensor) else value
+    """``dst.array[...] = value`` across devices and dtypes (no new array for ``dst``)."""
+    src = value.array if isinstance(value, Tensor) else value
     if not dst._backend.owns(src):
         try:
             host = backend_of_array(src).to_host(src)
         except TypeError:
             host = np.asarray(src)
         src = dst._backend.from_host(host)
-    dst.data[...] = src
+    dst.array[...] = src
     dst.increment_version()

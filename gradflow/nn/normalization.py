@@ -80,7 +80,7 @@ class BatchNorm1d(Module):
                              f"(N, {self.num_features}, L), got {x.shape}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1  # stays on the device: no host sync
+            self.num_batches_tracked.array += 1  # stays on the device: no host sync
             self.num_batches_tracked.increment_version()
             if self.momentum is None:  # cumulative moving average needs the count
                 momentum = 1.0 / float(self.num_batches_tracked.item())

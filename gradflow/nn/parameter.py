@@ -20,7 +20,7 @@ class Parameter(Tensor):
             data = make_tensor([])
         elif not isinstance(data, Tensor):
             data = make_tensor(data)
-        self._init_leaf(data.data, data._backend)
+        self._init_leaf(data.array, data._backend)
         if requires_grad:
             self.requires_grad_(True)
 

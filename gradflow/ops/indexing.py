@@ -112,7 +112,7 @@ def _convert_item(a: Tensor, item):
         if item.dtype.kind == "f":
             raise IndexError("getitem: tensors used as indices must be integer or bool, got "
                              f"{item.dtype}")
-        return item.data
+        return item.array
     if isinstance(item, list):
         return a._backend.asarray(item)
     if hasattr(item, "__array__") and not isinstance(item, int | slice):
@@ -137,13 +137,13 @@ def setitem(a: Tensor, index, value) -> None:
     needs_graph = _State.grad_enabled and (
         a._requires_grad or (isinstance(v, Tensor) and v._requires_grad))
     if not needs_graph:
-        a._backend.k.setitem(a.data, index, v.data if isinstance(v, Tensor) else v)
+        a._backend.k.setitem(a.array, index, v.array if isinstance(v, Tensor) else v)
         a.increment_version()
         return
     refuse_leaf_inplace(a, "setitem")
     # ``a`` before the write: the same data, node and version counter, as the SetItem's input;
     # ``a`` itself then becomes the SetItem's output.
-    before = Tensor._make(a.data, a._backend, a._requires_grad, a.grad_fn, a._out_idx, a._ver)
+    before = Tensor._make(a.array, a._backend, a._requires_grad, a.grad_fn, a._out_idx, a._ver)
     out = SetItem.apply(before, v, index)
     a.grad_fn, a._out_idx, a._requires_grad = out.grad_fn, out._out_idx, True
     a.increment_version()

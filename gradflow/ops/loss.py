@@ -152,7 +152,7 @@ def _class_target(logits: Tensor, target, op: str):
     if target.shape != expected:
         raise ValueError(f"{op}: class-index target must have shape {expected} for input of shape "
                          f"{logits.shape}, got {target.shape}")
-    data = target.data
+    data = target.array
     if data.size:  # one host read of both bounds (a sync on a GPU): the error needs the values
         backend = logits.backend
         lo, hi = (int(v) for v in backend.to_host(backend.k.index_range(data)))

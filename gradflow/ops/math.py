@@ -55,7 +55,7 @@ def _unary(name: str, kernel: str, reads: str, grad: Callable, vjp_kernel: str) 
 def _sign(x: Tensor) -> Tensor:
     """sign(x) as a constant (it is piecewise constant: its derivative is 0)."""
     backend = x.backend
-    return Tensor.wrap(backend.k.sign(x.data), backend)
+    return Tensor.wrap(backend.k.sign(x.array), backend)
 
 
 # name, forward kernel, f′ reads x or y, composed gradient of (g, x or y), vjp kernel (g, x or y)
@@ -195,9 +195,9 @@ def clip(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     if isinstance(min, Tensor):
-        min = min.data  # noqa: A001
+        min = min.array  # noqa: A001
     if isinstance(max, Tensor):
-        max = max.data  # noqa: A001
+        max = max.array  # noqa: A001
     return Clip.apply(a, min, max)
 
 
@@ -213,5 +213,5 @@ def where(cond, a, b) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast); gradients flow to ``a`` and ``b``."""
     a, b = as_operand(a), as_operand(b)
     if isinstance(cond, Tensor):
-        cond = cond.data
+        cond = cond.array
     return Where.apply(cond, a, b)

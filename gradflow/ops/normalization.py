@@ -98,14 +98,14 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
             raise ValueError(f"batch_norm: {name} has shape {t.shape} but the input has {c} "
                              f"channels (input shape {x.shape}); expected ({c},)")
     if training:
-        n = x.size // c
+        n = x.numel() // c
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}; use a larger batch or eval mode")
         y, mean, var = BatchNormTrain.apply(x, weight, bias, float(eps))
         if running_mean is not None and running_var is not None:
-            x.backend.k.batch_norm_update_stats(running_mean.data, running_var.data, mean.data,
-                                                var.data, n, momentum)
+            x.backend.k.batch_norm_update_stats(running_mean.array, running_var.array, mean.array,
+                                                var.array, n, momentum)
             running_mean.increment_version()
             running_var.increment_version()
         return y

@@ -107,7 +107,7 @@ def _check(a: Tensor, axis, op: str):
 
 
 def _empty_check(a: Tensor, axes, op: str):
-    if a.size == 0 or (axes is not None and any(a.shape[i] == 0 for i in axes)):
+    if a.numel() == 0 or (axes is not None and any(a.shape[i] == 0 for i in axes)):
         raise ValueError(f"{op}: cannot reduce over an empty axis (shape {a.shape})")
 
 
@@ -142,10 +142,10 @@ def var(a: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 def argmax(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmax")[0]
-    return Tensor.wrap(a._backend.k.argmax(a.data, axis=axis, keepdims=keepdims), a._backend)
+    return Tensor.wrap(a._backend.k.argmax(a.array, axis=axis, keepdims=keepdims), a._backend)
 
 
 def argmin(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmin")[0]
-    return Tensor.wrap(a._backend.k.argmin(a.data, axis=axis, keepdims=keepdims), a._backend)
+    return Tensor.wrap(a._backend.k.argmin(a.array, axis=axis, keepdims=keepdims), a._backend)

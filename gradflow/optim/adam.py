@@ -72,9 +72,9 @@ class Adam(Optimizer):
             if amsgrad:
                 if "max_exp_avg_sq" not in st:
                     st["max_exp_avg_sq"] = zeros_like(p)
-                vmax = st["max_exp_avg_sq"].data
+                vmax = st["max_exp_avg_sq"].array
             st["step"] += 1
-            p._backend.k.adam_update(p.data, g.data, st["exp_avg"].data, st["exp_avg_sq"].data,
+            p._backend.k.adam_update(p.array, g.array, st["exp_avg"].array, st["exp_avg_sq"].array,
                                      vmax, lr, beta1, beta2, eps, weight_decay, st["step"],
                                      decoupled, maximize)
             p.increment_version()

@@ -137,7 +137,7 @@ class Optimizer:
                     p.grad = None
                     continue
                 g.detach_()
-                if getattr(g.data.flags, "writeable", True):
+                if getattr(g.array.flags, "writeable", True):
                     g.zero_()
                 else:  # a read-only (broadcast) gradient array: replace it by zeros
                     p.grad = Tensor.wrap(g._backend.xp.zeros(g.shape, g.dtype), g._backend)
@@ -266,4 +266,4 @@ def check_number(opt: Optimizer, key: str, value: Any, where: str, high: float |
 
 def zeros_like(p: Tensor) -> Tensor:
     """A zero state buffer shaped, typed and placed like ``p`` (allocated once per parameter)."""
-    return Tensor.wrap(p._backend.xp.zeros_like(p.data), p._backend)
+    return Tensor.wrap(p._backend.xp.zeros_like(p.array), p._backend)

@@ -64,12 +64,12 @@ class RMSprop(Optimizer):
             if centered:
                 if "grad_avg" not in st:
                     st["grad_avg"] = zeros_like(p)
-                grad_avg = st["grad_avg"].data
+                grad_avg = st["grad_avg"].array
             if momentum > 0:
                 if "momentum_buffer" not in st:
                     st["momentum_buffer"] = zeros_like(p)
-                buf = st["momentum_buffer"].data
+                buf = st["momentum_buffer"].array
             st["step"] += 1
-            p._backend.k.rmsprop_update(p.data, g.data, st["square_avg"].data, grad_avg, buf, lr,
+            p._backend.k.rmsprop_update(p.array, g.array, st["square_avg"].array, grad_avg, buf, lr,
                                         alpha, eps, weight_decay, momentum, maximize)
             p.increment_version()

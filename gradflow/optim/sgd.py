@@ -63,7 +63,7 @@ class SGD(Optimizer):
                 if b is None:
                     b = st["momentum_buffer"] = zeros_like(p)
                     first = True
-                buf = b.data
-            p._backend.k.sgd_update(p.data, g.data, buf, lr, momentum, dampening, nesterov,
+                buf = b.array
+            p._backend.k.sgd_update(p.array, g.array, buf, lr, momentum, dampening, nesterov,
                                     weight_decay, first, maximize)
             p.increment_version()

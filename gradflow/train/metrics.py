@@ -43,21 +43,25 @@ def accuracy_count(out: Any, target: Any) -> tuple[Any, int]:
     oshape, tshape = tuple(out.shape), tuple(target.shape)
     if len(oshape) >= 2 and oshape[-1] > 1:
         if tshape == oshape[:-1]:
-            return (out.argmax(-1) == target).sum(), int(target.size)
+            return (out.argmax(-1) == target).sum(), int(_numel(target))
         if tshape == oshape:
-            return (out.argmax(-1) == target.argmax(-1)).sum(), int(target.size) // oshape[-1]
-    elif out.size == target.size and len(oshape) >= 1:
+            return (out.argmax(-1) == target.argmax(-1)).sum(), int(_numel(target)) // oshape[-1]
+    elif _numel(out) == _numel(target) and len(oshape) >= 1:
         pred = out.reshape(-1) > 0
-        return (pred == (target.reshape(-1) > 0.5)).sum(), int(out.size)
+        return (pred == (target.reshape(-1) > 0.5)).sum(), int(_numel(out))
     raise ValueError(f"fit: cannot compute accuracy for model output of shape {oshape} and "
                      f"target of shape {tshape}: expected logits (N, C) with class indices (N,) "
                      "or probabilities (N, C), or one logit per example with a target of the "
                      "same size; pass metrics=() for other tasks (e.g. regression)")
 
 
+def _numel(x) -> int:
+    return math.prod(x.shape)
+
+
 def check_loss(loss: Any) -> None:
     """Raise unless ``loss`` is a one-element Tensor (the batch mean)."""
-    if not isinstance(loss, Tensor) or loss.size != 1:
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
         got = f"shape {loss.shape}" if isinstance(loss, Tensor) else type(loss).__name__
         raise ValueError(f"fit: loss_fn must return a scalar Tensor (the batch mean, "
                          f"reduction='mean'), got {got}")
@@ -85,13 +89,13 @@ class EpochMeter:
         if not self.losses:
             check_loss(loss)
             self.backend = loss.backend
-        self.losses.append(loss.data)
+        self.losses.append(loss.array)
         self.sizes.append(int(target.shape[0]) if target.ndim else 1)
         if self.accuracy:
             if not isinstance(out, Tensor):
                 raise TypeError(f"fit: metric 'accuracy' needs the model to return a Tensor of "
                                 f"logits, got {type(out).__name__}; pass metrics=()")
-            count, total = accuracy_count(out.data, target.data)
+            count, total = accuracy_count(out.array, target.array)
             self.correct.append(count)
             self.seen += total
 

@@ -273,9 +273,9 @@ class Trainer:
         """The gradient of l2/2·Σ‖W‖² (weights: parameters with ndim ≥ 2) added to each one's."""
         l2 = self.l2
         for p in self._l2_params:
-            extra = p.data * l2
+            extra = p.array * l2
             g = p.grad
-            new = extra if g is None else g.data + extra
+            new = extra if g is None else g.array + extra
             p.grad = Tensor.wrap(new, p.backend)
 
     def _step_scheduler(self, logs: dict[str, Any]) -> None:
@@ -343,7 +343,7 @@ class Trainer:
             "batch_size": getattr(self.train_loader, "batch_size", None),
             "l2": self.l2, "clip_grad_norm": self.clip_grad_norm,
             "clip_grad_adaptive": self.clip_grad_adaptive, "device": self.device,
-            "parameters": sum(p.size for p in self.model.parameters()),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
             "model": type(self.model).__name__,
         }
 

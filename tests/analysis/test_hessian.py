@@ -143,12 +143,12 @@ def test_gradient_descent_at_eta_max_is_the_stability_edge(rng):
     start = w.numpy().copy()
     finals = {}
     for m in (0.95, 1.05):
-        w.data[...] = start
+        w.array[...] = start
         for _ in range(300):
             (g,) = gf.grad(loss_fn(), [w])
-            w.data -= m * s.eta_max * g.data
+            w.array -= m * s.eta_max * g.array
         finals[m] = float(loss_fn())
-    w.data[...] = start
+    w.array[...] = start
     assert finals[0.95] < float(loss_fn()) < finals[1.05]
 
 

@@ -157,11 +157,11 @@ def test_dlpack_with_cupy_shares_memory():
 
     a = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
     t = gf.from_dlpack(a)
-    assert t.device == "cuda:0" and t.data.data.ptr == a.data.ptr
+    assert t.device == "cuda:0" and t.array.data.ptr == a.data.ptr
     b = cupy.from_dlpack(gf.ones(4, device="cuda"))
     assert b.dtype == cupy.float32
     t2 = gf.ones(4, device="cuda")
-    assert cupy.from_dlpack(t2).data.ptr == t2.data.data.ptr
+    assert cupy.from_dlpack(t2).data.ptr == t2.array.data.ptr
 
 
 @needs_gpu
@@ -171,10 +171,10 @@ def test_dlpack_with_torch_shares_memory():
         pytest.skip("this PyTorch build has no CUDA")
     tt = torch.arange(6, dtype=torch.float32, device="cuda").reshape(2, 3)
     t = gf.from_dlpack(tt)
-    assert t.data.data.ptr == tt.data_ptr()
+    assert t.array.data.ptr == tt.data_ptr()
     t2 = gf.ones(5, device="cuda")
     back = torch.from_dlpack(t2)
-    assert back.data_ptr() == t2.data.data.ptr and back.is_cuda
+    assert back.data_ptr() == t2.array.data.ptr and back.is_cuda
 
 
 @needs_gpu
@@ -186,11 +186,11 @@ def test_dlpack_with_jax_shares_memory():
         pytest.skip("this JAX build has no GPU backend")
     ja = jax.device_put(jax.numpy.arange(8, dtype=jax.numpy.float32), dev)
     t = gf.from_dlpack(ja)
-    assert t.data.data.ptr == ja.unsafe_buffer_pointer()
+    assert t.array.data.ptr == ja.unsafe_buffer_pointer()
     np.testing.assert_array_equal(t.numpy(), np.arange(8, dtype=np.float32))
     t2 = gf.ones(16, device="cuda")
     jb = jax.numpy.from_dlpack(t2)
-    assert jb.unsafe_buffer_pointer() == t2.data.data.ptr
+    assert jb.unsafe_buffer_pointer() == t2.array.data.ptr
 
 
 @needs_gpu
@@ -199,7 +199,7 @@ def test_memory_info_and_empty_cache():
     info = gf.cuda.memory_info()
     assert set(info) == {"pool_used_bytes", "pool_total_bytes", "device_free_bytes",
                          "device_total_bytes"}
-    assert info["pool_used_bytes"] >= x.data.nbytes
+    assert info["pool_used_bytes"] >= x.array.nbytes
     assert 0 < info["device_free_bytes"] <= info["device_total_bytes"]
     del x
     gf.cuda.empty_cache()

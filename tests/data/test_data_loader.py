@@ -51,7 +51,7 @@ def test_full_batch_is_whole_set_with_dtypes():
 def test_batches_are_copies_not_views_of_the_dataset():
     ds = make()
     x, _ = next(iter(DataLoader(ds, batch_size=None)))
-    x.data[...] = -1
+    x.array[...] = -1
     assert ds.arrays[0].min() >= 0
 
 

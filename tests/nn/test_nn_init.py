@@ -124,9 +124,9 @@ def test_uniform_normal_errors():
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_in_place_keeps_array_dtype_and_bumps_version(fn, dtype):
     p = nn.Parameter(gf.zeros(8, 5, dtype=dtype))
-    array, version = p.data, p._version
+    array, version = p.array, p._version
     assert fn(p) is p
-    assert p.data is array and p.dtype == np.dtype(dtype)
+    assert p.array is array and p.dtype == np.dtype(dtype)
     assert p._version == version + 1
     assert p.grad_fn is None and p.grad is None
 

@@ -96,7 +96,7 @@ def test_state_dict_values_are_detached_and_share_memory():
     sd = net.state_dict()
     w = sd["body.0.fc.weight"]
     assert isinstance(w, gf.Tensor) and not isinstance(w, nn.Parameter)
-    assert not w.requires_grad and w.data is net.body[0].fc.weight.data
+    assert not w.requires_grad and w.array is net.body[0].fc.weight.array
 
 
 def test_state_dict_round_trip_copies_in_place(rng):
@@ -104,12 +104,12 @@ def test_state_dict_round_trip_copies_in_place(rng):
     a.train()
     x = gf.tensor(rng.standard_normal((6, 3)))
     a(x)  # move the running statistics
-    arrays = {n: t.data for n, t in b.state_dict().items()}
+    arrays = {n: t.array for n, t in b.state_dict().items()}
     snapshot = {k: v.numpy().copy() for k, v in a.state_dict().items()}
     result = b.load_state_dict(a.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
     for k, t in b.state_dict().items():
-        assert t.data is arrays[k]  # same arrays: an optimizer built on b is unaffected
+        assert t.array is arrays[k]  # same arrays: an optimizer built on b is unaffected
         np.testing.assert_array_equal(t.numpy(), snapshot[k])
     a.eval()
     b.eval()
@@ -237,7 +237,7 @@ def test_zero_grad():
     assert all(g is not None for g in grads)
     net.zero_grad(set_to_none=False)
     for p, g in zip(net.parameters(), grads):
-        assert p.grad.data is g.data  # zeroed in place
+        assert p.grad.array is g.array  # zeroed in place
         np.testing.assert_array_equal(p.grad.numpy(), 0)
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())

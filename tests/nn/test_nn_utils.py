@@ -86,10 +86,10 @@ def test_clip_grad_norm_float32_single_tensor_and_no_grads(rng):
 @pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
 def test_clip_grad_norm_nonfinite(rng):
     ours, theirs = _params(rng)
-    ours[1].grad.data[2] = np.nan
+    ours[1].grad.array[2] = np.nan
     with pytest.raises(RuntimeError, match=r"non-finite \(nan\).*error_if_nonfinite=False"):
         clip_grad_norm_(ours, 1.0)
-    ours[1].grad.data[2] = np.inf
+    ours[1].grad.array[2] = np.inf
     with pytest.raises(RuntimeError, match=r"non-finite \(inf\)"):
         clip_grad_norm_(ours, 1.0, norm_type=math.inf)
     theirs[1].grad[2] = math.inf
@@ -109,10 +109,10 @@ def test_clip_grad_norm_bad_arguments(rng):
 
 def test_clip_grad_norm_bumps_version_and_keeps_arrays(rng):
     ours, _ = _params(rng, scale=10.0)
-    arrays = [p.grad.data for p in ours]
+    arrays = [p.grad.array for p in ours]
     versions = [p.grad._version for p in ours]
     clip_grad_norm_(ours, 0.1)
-    assert all(p.grad.data is a for p, a in zip(ours, arrays))
+    assert all(p.grad.array is a for p, a in zip(ours, arrays))
     assert all(p.grad._version == v + 1 for p, v in zip(ours, versions))
 
 
@@ -186,11 +186,11 @@ def test_parameters_to_vector_and_back_match_torch(rng):
     ref = torch.nn.utils.parameters_to_vector(theirs)
     np.testing.assert_array_equal(vec.numpy(), ref.detach().numpy())
     new = rng.standard_normal(vec.shape)
-    arrays = [p.data for p in ours]
+    arrays = [p.array for p in ours]
     vector_to_parameters(gf.tensor(new, dtype="float64"), ours)
     torch.nn.utils.vector_to_parameters(torch.tensor(new), theirs)
     for p, pt, a in zip(ours, theirs, arrays):
-        assert p.data is a  # in place: optimizers keep seeing the same arrays
+        assert p.array is a  # in place: optimizers keep seeing the same arrays
         np.testing.assert_array_equal(p.numpy(), pt.detach().numpy())
 
 

@@ -99,7 +99,7 @@ def test_load_copies_state_and_keeps_loader_independent(twin):
     other = optim.Adam(t.params)
     other.load_state_dict(sd)
     p = t.params[0]
-    assert other.state[p]["exp_avg"].data is not opt.state[p]["exp_avg"].data
+    assert other.state[p]["exp_avg"].array is not opt.state[p]["exp_avg"].array
     np.testing.assert_array_equal(other.state[p]["exp_avg"].numpy(),
                                   opt.state[p]["exp_avg"].numpy())
 
@@ -149,7 +149,7 @@ def test_loads_a_torch_state_dict_and_continues_like_torch(twin, cls, kwargs):
         topt.step()
     with torch.no_grad():
         for p, tp in zip(t.params, t.tparams):
-            p.data[...] = tp.numpy()
+            p.array[...] = tp.numpy()
     opt = cls(_groups(t.params), **kwargs)
     opt.load_state_dict(topt.state_dict())
     for _ in range(10):

@@ -25,16 +25,16 @@ def test_exports():
 def test_updates_are_in_place(twin, cls, kwargs):
     t = twin()
     opt = cls(t.params, **kwargs)
-    arrays = [p.data for p in t.params]
+    arrays = [p.array for p in t.params]
     versions = [p._version for p in t.params]
     buffers = None
     for step in range(4):
         opt.zero_grad()
         t.backward()
         opt.step()
-        assert all(p.data is a for p, a in zip(t.params, arrays))
+        assert all(p.array is a for p, a in zip(t.params, arrays))
         assert [p._version for p in t.params] == [v + step + 1 for v in versions]
-        now = {(id(p), k): v.data for p in t.params for k, v in opt.state[p].items()
+        now = {(id(p), k): v.array for p in t.params for k, v in opt.state[p].items()
                if isinstance(v, gf.Tensor)}
         if buffers is None:
             buffers = now
@@ -78,10 +78,10 @@ def test_zero_grad_in_place(twin):
     opt = optim.SGD(t.params, lr=0.1)
     t.backward()
     grads = [p.grad for p in t.params]
-    arrays = [g.data for g in grads]
+    arrays = [g.array for g in grads]
     opt.zero_grad(set_to_none=False)
     for p, g, a in zip(t.params, grads, arrays):
-        assert p.grad is g and g.data is a
+        assert p.grad is g and g.array is a
         assert not g.numpy().any()
         assert not g.requires_grad and g.grad_fn is None
     t.backward()  # accumulates into the zeroed arrays: the same as a fresh gradient

@@ -71,7 +71,7 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
     norms = []
     for p in params:
         g = p.grad
-        n = _norm(g._backend.xp, g.data, norm_type)
+        n = _norm(g._backend.xp, g.array, norm_type)
         if g._backend is not first:
             n = first.from_host(g._backend.to_host(n))
         norms.append(n)
@@ -88,7 +88,7 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
     for p in params:
         g = p.grad
         c = coef if g._backend is first else g._backend.from_host(first.to_host(coef))
-        g.data *= c.astype(g.dtype)
+        g.array *= c.astype(g.dtype)
         g.increment_version()
     return Tensor.wrap(xp.asarray(total), first)
 
@@ -100,7 +100,7 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
         g = p.grad
-        g._backend.xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        g._backend.xp.clip(g.array, -clip_value, clip_value, out=g.array)
         g.increment_version()
 
 
@@ -128,10 +128,10 @@ def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-
     for p in _with_grads(parameters):
         g = p.grad
         xp = g._backend.xp
-        w_norm = xp.maximum(_norm(xp, p.data, 2.0), eps)
-        g_norm = _norm(xp, g.data, 2.0)
+        w_norm = xp.maximum(_norm(xp, p.array, 2.0), eps)
+        g_norm = _norm(xp, g.array, 2.0)
         limit = clip_factor * w_norm
         tiny = float(np.finfo(g.dtype).tiny)
         scale = xp.where(g_norm > limit, limit / xp.maximum(g_norm, tiny), 1.0)
-        g.data *= scale.astype(g.dtype)
+        g.array *= scale.astype(g.dtype)
         g.increment_version()

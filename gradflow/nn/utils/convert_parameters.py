@@ -24,16 +24,16 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if vec.ndim != 1:
         raise ValueError(f"vector_to_parameters: vec must be 1-D, got shape {vec.shape}")
     params = list(parameters)
-    total = sum(p.size for p in params)
-    if vec.size != total:
-        raise ValueError(f"vector_to_parameters: vec has {vec.size} elements but the parameters "
+    total = sum(p.numel() for p in params)
+    if vec.numel() != total:
+        raise ValueError(f"vector_to_parameters: vec has {vec.numel()} elements but the parameters "
                          f"have {total} in all (shapes {[p.shape for p in params]})")
     offset = 0
     for p in params:
         if p._backend is not vec._backend:
             raise RuntimeError(f"vector_to_parameters: vec is on {vec.device} but a parameter of "
                                f"shape {p.shape} is on {p.device}; move one with .to()")
-        n = p.size
-        p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
+        n = p.numel()
+        p.array[...] = vec.array[offset:offset + n].reshape(p.shape)
         p.increment_version()
         offset += n
