@@ -23,6 +23,7 @@ import weakref
 from functools import lru_cache
 
 from gradflow.backends.base import Backend, KernelTable
+from gradflow.device import device
 
 
 def tf32_from_environment(environ=os.environ) -> bool:
@@ -166,7 +167,7 @@ class CupyBackend(Backend):
         from gradflow.kernels import cuda_kernels, generic_kernels
 
         self.index = index
-        self.device = f"cuda:{index}"
+        self.device = device("cuda", index)
         self.xp = cupy
         self._cupy_device = cupy.cuda.Device(index)
         self._oom = _oom_types()

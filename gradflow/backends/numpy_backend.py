@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradflow.backends.base import Backend, KernelTable
+from gradflow.device import device
 
 
 class NumpyBackend(Backend):
@@ -13,7 +14,7 @@ class NumpyBackend(Backend):
     def __init__(self, seed: int | None = None):
         from gradflow.kernels import generic_kernels
 
-        self.device = "cpu"
+        self.device = device("cpu")
         self.xp = np
         self.rng = self._make_rng(seed)
         self.k = KernelTable(self, generic_kernels(), {})
