@@ -6,7 +6,7 @@
     x.grad  # tensor([2., 4.])
 """
 
-from gradflow.tensor import Tensor  # noqa: I001  (import order matters: Tensor first)
+from gradflow.tensor import Size, Tensor  # noqa: I001  (import order matters: Tensor first)
 from gradflow import cuda
 from gradflow.autograd import (
     Context,
@@ -18,7 +18,17 @@ from gradflow.autograd import (
     no_grad,
     set_grad_enabled,
 )
-from gradflow.backends import get_backend, manual_seed
+from gradflow.backends import get_backend
+from gradflow.device import device
+from gradflow.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from gradflow.creation import (
     arange,
     as_tensor,
@@ -31,14 +41,42 @@ from gradflow.creation import (
     linspace,
     ones,
     ones_like,
+    empty_like,
     rand,
+    rand_like,
     randint,
+    randint_like,
     randn,
+    randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
 )
-from gradflow.dtypes import bool_, float16, float32, float64, int32, int64, uint8
+from gradflow.dtypes import (  # noqa: A004 - PyTorch's names shadow builtins inside gf only
+    bfloat16,
+    bool,
+    bool_,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
 from gradflow.ops.activation import relu, sigmoid, softmax, tanh
 from gradflow.ops.arithmetic import add, div, mul, sub
 from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, sin, sqrt, where
@@ -61,5 +99,9 @@ __all__ = [
     "concatenate", "cat", "concat", "stack", "relu", "sigmoid", "softmax", "add", "sub", "mul",
     "div",
     "float16", "float32", "float64", "int32", "int64", "uint8", "bool_", "save", "load",
+    "empty_like", "rand_like", "randn_like", "randint_like", "randperm", "Size", "device",
+    "Generator", "default_generator", "seed", "initial_seed", "get_rng_state",
+    "set_rng_state", "bfloat16", "bool", "cdouble", "cfloat", "complex64", "complex128",
+    "double", "float", "half", "int", "int8", "int16", "long", "short", "get_default_dtype",
     "functional", "nn", "optim", "data",
 ]
