@@ -7,14 +7,16 @@
 """
 
 from gradflow.tensor import Size, Tensor  # noqa: I001  (import order matters: Tensor first)
-from gradflow import cuda
+from gradflow import accelerator, cuda
 from gradflow.autograd import (
     Context,
     Function,
     detect_anomaly,
     enable_grad,
     grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -81,6 +83,35 @@ from gradflow.ops.activation import relu, sigmoid, softmax, tanh
 from gradflow.ops.arithmetic import add, div, mul, sub
 from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, sin, sqrt, where
 from gradflow.ops.matmul import matmul
+from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) inside gf only
+    amax,
+    amin,
+    argmax,
+    argmin,
+    bmm,
+    clamp,
+    flatten,
+    is_tensor,
+    log_softmax,
+    logsumexp,
+    masked_fill,
+    max,
+    mean,
+    min,
+    mm,
+    neg,
+    numel,
+    permute,
+    pow,
+    reshape,
+    squeeze,
+    std,
+    sum,
+    t,
+    transpose,
+    unsqueeze,
+    var,
+)
 from gradflow.ops.shape import cat, concat, concatenate, stack
 
 from gradflow.io import load, save
@@ -100,7 +131,11 @@ __all__ = [
     "div",
     "float16", "float32", "float64", "int32", "int64", "uint8", "bool_", "save", "load",
     "empty_like", "rand_like", "randn_like", "randint_like", "randperm", "Size", "device",
-    "Generator", "default_generator", "seed", "initial_seed", "get_rng_state",
+    "Generator", "inference_mode", "is_inference_mode_enabled", "amax", "amin", "argmax",
+    "argmin", "bmm", "clamp", "flatten", "is_tensor", "log_softmax", "logsumexp", "masked_fill",
+    "max", "mean", "min", "mm", "neg", "numel", "permute", "pow", "reshape", "squeeze", "std",
+    "sum", "t", "transpose", "unsqueeze", "var", "accelerator", "backends",
+    "default_generator", "seed", "initial_seed", "get_rng_state",
     "set_rng_state", "bfloat16", "bool", "cdouble", "cfloat", "complex64", "complex128",
     "double", "float", "half", "int", "int8", "int16", "long", "short", "get_default_dtype",
     "functional", "nn", "optim", "data",

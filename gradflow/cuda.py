@@ -41,6 +41,26 @@ def synchronize(device: str = "cuda:0") -> None:
     get_backend(device).synchronize()
 
 
+def manual_seed(seed: int) -> None:
+    """Seed the generator of the current CUDA device (gradflow seeds every device alike)."""
+    manual_seed_all(seed)
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed the generators of every CUDA device in use (no-op without CUDA, as in PyTorch)."""
+    from gradflow.backends import _BACKENDS
+    from gradflow.random import check_seed
+
+    seed = check_seed(seed, "cuda.manual_seed_all")
+    for name, backend in list(_BACKENDS.items()):
+        if name.startswith("cuda") and name == backend.device:
+            backend.seed(seed)
+
+
+def current_device() -> int:
+    return 0
+
+
 class _CudaModule(types.ModuleType):
     @property
     def allow_tf32(self) -> bool:
@@ -53,5 +73,6 @@ class _CudaModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CudaModule
 
-__all__ = ["is_available", "device_count", "unavailable_reason", "memory_info", "empty_cache",
+__all__ = ["manual_seed", "manual_seed_all", "current_device",
+           "is_available", "device_count", "unavailable_reason", "memory_info", "empty_cache",
            "synchronize", "OutOfMemoryError", "oom_message"]

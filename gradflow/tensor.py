@@ -356,6 +356,31 @@ class Tensor:
     def long(self) -> Tensor:
         return self.to(dtype="int64")
 
+    def int(self) -> Tensor:
+        return self.to(dtype="int32")
+
+    def short(self) -> Tensor:
+        return self.to(dtype="int16")
+
+    def half(self) -> Tensor:
+        return self.to(dtype="float16")
+
+    def bfloat16(self) -> Tensor:
+        return self.to(dtype="bfloat16")
+
+    def bool(self) -> Tensor:
+        return self.to(dtype="bool")
+
+    def type(self, dtype: Any = None):
+        """PyTorch's ``type``: with no argument the type name (``"gradflow.FloatTensor"``), else
+        the tensor converted to ``dtype``."""
+        if dtype is None:
+            return _type_name(self.array.dtype)
+        return self.to(dtype=dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(dtype=other.dtype)
+
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype=dtype)
 
@@ -398,10 +423,95 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        """Every element set to ``value``, in place."""
-        self.array[...] = value
-        self._ver.v += 1
+        """Every element set to ``value`` (a number or a one-element Tensor), in place."""
+        _setitem(self, Ellipsis, value)
         return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        """Fill with values uniform on [a, b), in place."""
+        return self.copy_(_rand_array(self, generator, "uniform_") * (b - a) + a)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        """Fill with normal values of ``mean`` and ``std``, in place."""
+        return self.copy_(_randn_array(self, generator, "normal_") * std + mean)
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
+        """Fill with 1 (probability ``p``) or 0, in place."""
+        return self.copy_(_rand_array(self, generator, "bernoulli_") < p)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        """``value`` where ``mask`` (bool, broadcastable to this shape) holds, in place."""
+        _setitem(self, _mask_index(self, mask, "masked_fill_"), value)
+        return self
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        """A copy with ``value`` where ``mask`` holds (differentiable in self and value)."""
+        m = _mask_index(self, mask, "masked_fill")
+        return _math.where(Tensor._make(m, self._backend), value, self)
+
+    # in-place arithmetic (PyTorch's methods; the operators += ... are the same path)
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return _inplace(self, other if alpha == 1 else other * alpha, _add, "add_")
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return _inplace(self, other if alpha == 1 else other * alpha, _sub, "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        return _inplace(self, other, _mul, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        return _inplace(self, other, _div, "div_")
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return _inplace(self, exponent, _pow, "pow_")
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return _inplace(self, (min, max), lambda a, mm: _math.clip(a, *mm), "clamp_")
+
+    clip_ = clamp_
+
+    def neg_(self) -> Tensor:
+        return _inplace(self, None, lambda a, _: _neg(a), "neg_")
+
+    def abs_(self) -> Tensor:
+        return _inplace(self, None, lambda a, _: _math.abs(a), "abs_")
+
+    def exp_(self) -> Tensor:
+        return _inplace(self, None, lambda a, _: _math.exp(a), "exp_")
+
+    def sqrt_(self) -> Tensor:
+        return _inplace(self, None, lambda a, _: _math.sqrt(a), "sqrt_")
+
+    def relu_(self) -> Tensor:
+        return _inplace(self, None, lambda a, _: _act.relu(a), "relu_")
+
+    # out-of-place forms of the same (PyTorch's methods)
+    def add(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return _add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return _sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return _mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _div(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _pow(self, exponent)
+
+    def neg(self) -> Tensor:
+        return _neg(self)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _matmul(self, other)
+
+    def mm(self, other: Any) -> Tensor:
+        return _mm(self, other)
+
+    def bmm(self, other: Any) -> Tensor:
+        return _bmm(self, other)
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src`` (broadcast, cast to this dtype, same device) into this tensor in place;
@@ -602,7 +712,57 @@ class Tensor:
             shape = tuple(shape[0])
         return _shape.reshape(self, shape)
 
-    view = reshape
+    def view(self, *shape) -> Tensor:
+        """The same data with another shape (one size may be -1). Unlike :meth:`reshape` it never
+        copies: a shape the strides cannot express is an error, as in PyTorch."""
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        if len(shape) == 1 and not isinstance(shape[0], int | np.integer):
+            raise TypeError(f"view: expected a shape, got {shape[0]!r} (reinterpreting the "
+                            "bytes as another dtype is not supported: use .to(dtype=...))")
+        out = _shape.reshape(self, shape)
+        if not self.array.flags.c_contiguous and self.array.size > 1 and \
+                not self._backend.xp.may_share_memory(out.array, self.array):
+            raise RuntimeError(f"view: the shape {tuple(out.shape)} is not compatible with the "
+                               f"input's size and strides (shape {tuple(self.shape)}, not "
+                               "contiguous); use .reshape(...) instead")
+        return out
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def contiguous(self) -> Tensor:
+        """Self when already contiguous, else a contiguous copy (differentiable)."""
+        return self if self.array.flags.c_contiguous else self.clone()
+
+    def t(self) -> Tensor:
+        """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got shape "
+                               f"{self.shape}; use transpose(dim0, dim1) or mT")
+        return self if self.ndim < 2 else _shape.swapaxes(self, 0, 1)
+
+    def repeat(self, *sizes) -> Tensor:
+        """PyTorch's ``repeat``: the tensor tiled ``sizes[i]`` times along dim i (extra leading
+        sizes add dimensions), built from broadcast + reshape so it is differentiable."""
+        if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"repeat: the number of repeat dims ({len(sizes)}) can not be "
+                               f"smaller than the number of tensor dims ({self.ndim})")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        x = self.reshape(tuple(v for n in shape for v in (1, n)))
+        x = x.expand(tuple(v for r, n in zip(sizes, shape) for v in (r, n)))
+        return x.reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
 
     def transpose(self, *dims) -> Tensor:
         """PyTorch's ``transpose(dim0, dim1)``: two dimensions swapped. NumPy's spellings stay
@@ -641,11 +801,58 @@ class Tensor:
         return _shape.unsqueeze(self, dim if axis is None else axis)
 
     def expand(self, *shape) -> Tensor:
+        """A broadcast view to ``shape``; -1 keeps that dimension's size (PyTorch's rule)."""
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: the number of sizes ({len(shape)}) must be at least "
+                               f"the number of dimensions ({self.ndim})")
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
+                      for i, s in enumerate(shape))
         return _shape.broadcast_to(self, shape)
 
     broadcast_to = expand
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+               "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+
+
+def _type_name(dtype) -> str:
+    return "gradflow." + _TYPE_NAMES.get(dtype.name, f"{dtype.name}Tensor")
+
+
+def _rand_array(t: Tensor, generator, who: str):
+    from gradflow.random import rng_for
+
+    draw = t.dtype if t.dtype.name in ("float32", "float64") else "float64"
+    return rng_for(generator, t._backend, who).random(t.shape, dtype=draw)
+
+
+def _randn_array(t: Tensor, generator, who: str):
+    from gradflow.random import rng_for
+
+    draw = t.dtype if t.dtype.name in ("float32", "float64") else "float64"
+    return rng_for(generator, t._backend, who).standard_normal(t.shape, dtype=draw)
+
+
+def _mask_index(t: Tensor, mask, who: str):
+    """``mask`` as a bool array of ``t``'s shape (broadcast), on ``t``'s device."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{who}: mask must be a bool Tensor, got {type(mask).__name__}")
+    if mask.dtype.kind != "b":
+        raise RuntimeError(f"{who}: expected a bool mask, got {mask.dtype}; compare first, "
+                           "e.g. mask = x > 0")
+    if mask._backend is not t._backend:
+        raise RuntimeError(f"{who}: the mask is on {mask.device}, the tensor on {t.device}")
+    try:
+        return t._backend.xp.broadcast_to(mask.array, t.shape)
+    except ValueError as exc:
+        raise RuntimeError(f"{who}: the mask of shape {mask.shape} cannot be broadcast to the "
+                           f"tensor's shape {t.shape}") from exc
 
 
 def _is_cupy(x) -> bool:
@@ -685,7 +892,7 @@ def _default_dtype(a) -> np.dtype:
     return DEFAULT_FLOAT if a.dtype == np.float64 else a.dtype
 
 
-def _inplace(self: Tensor, other, op) -> Tensor:
+def _inplace(self: Tensor, other, op, name: str | None = None) -> Tensor:
     """``a += b`` (and ``-= *= /= **=``) changes ``a`` itself, as in PyTorch.
 
     Outside the graph (grad mode off, or nothing requires grad: e.g. ``p -= lr * p.grad`` under
@@ -703,7 +910,7 @@ def _inplace(self: Tensor, other, op) -> Tensor:
         self.array[...] = result.array
         self._ver.v += 1
         return self
-    refuse_leaf_inplace(self, f"in-place {op.__name__}")
+    refuse_leaf_inplace(self, name or f"in-place {op.__name__}")
     result = op(self.clone(), other)
     _check_inplace_result(self, result)
     _setitem(self, Ellipsis, result)
@@ -762,6 +969,8 @@ from gradflow.ops.arithmetic import sub as _sub  # noqa: E402
 from gradflow.ops.indexing import getitem as _getitem  # noqa: E402
 from gradflow.ops.indexing import setitem as _setitem  # noqa: E402
 from gradflow.ops.math import abs as _abs  # noqa: E402
+from gradflow.ops.matmul import bmm as _bmm  # noqa: E402
 from gradflow.ops.matmul import matmul as _matmul  # noqa: E402
+from gradflow.ops.matmul import mm as _mm  # noqa: E402
 
 __all__ = ["Size", "Tensor", "backend_of_array", "cpu_backend"]

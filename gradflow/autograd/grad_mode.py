@@ -11,6 +11,7 @@ class _State:
 
     grad_enabled: bool = True
     anomaly: bool = False
+    inference: bool = False
 
 
 def is_grad_enabled() -> bool:
@@ -54,10 +55,20 @@ class enable_grad(_GradSwitch):  # noqa: N801
 
 
 class set_grad_enabled(_GradSwitch):  # noqa: N801
-    """Set grad mode to ``mode`` for the block."""
+    """Set grad mode to ``mode``: for a ``with`` block, a decorated function, or (called as a
+    plain statement, as in PyTorch) from now on."""
 
     def __init__(self, mode: bool):
         self.enabled = bool(mode)
+        self._prev = _State.grad_enabled
+        _State.grad_enabled = self.enabled  # PyTorch switches at construction
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _State.grad_enabled = self._prev
+        return False
 
     def __call__(self, fn):
         mode = self.enabled
@@ -68,6 +79,38 @@ class set_grad_enabled(_GradSwitch):  # noqa: N801
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+class inference_mode(_GradSwitch):  # noqa: N801
+    """PyTorch's ``inference_mode(mode=True)``: here the same as ``no_grad`` (no graph is
+    recorded); ``inference_mode(False)`` leaves grad mode as it is."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = (_State.grad_enabled, _State.inference)
+        if self.mode:
+            _State.grad_enabled, _State.inference = False, True
+        return self
+
+    def __exit__(self, *exc):
+        _State.grad_enabled, _State.inference = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return _State.inference
 
 
 class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801

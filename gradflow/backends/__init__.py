@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.backends import cuda
+from gradflow.backends import cuda, mps  # noqa: F401 - gf.backends.mps, as torch.backends.mps
 from gradflow.backends.base import Backend
 from gradflow.backends.numpy_backend import NumpyBackend
 

@@ -15,6 +15,19 @@ def is_scalar(x) -> bool:
     return x.__class__ in _PY_SCALARS or isinstance(x, numbers.Number)
 
 
+def as_float(a, op: str):
+    """``a`` itself, or for an integer/bool Tensor its float32 copy: PyTorch's float functions
+    (exp, log, sqrt, sigmoid...) of integer tensors give the default float dtype. A non-Tensor
+    is a TypeError naming ``op``."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(a).__name__}")
+    if a.array.dtype.kind in "biu":
+        from gradflow.dtypes import DEFAULT_FLOAT
+
+        return Tensor._make(a.array.astype(DEFAULT_FLOAT), a._backend)
+    return a
+
+
 def as_operand(x, like: Tensor | None = None):
     """Python numbers stay numbers (weakly typed: they never promote float32 to float64);
     NumPy scalars become Python numbers; arrays become Tensors on their own device."""

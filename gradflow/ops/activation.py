@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import keepdims_shape, norm_axes
+from gradflow.ops._util import as_float, keepdims_shape, norm_axes
 from gradflow.ops.composite import composite_vjp
 from gradflow.ops.math import erf, exp, where
 from gradflow.ops.shape import reshape
@@ -179,11 +179,11 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(as_float(x, "sigmoid"))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+    return Tanh.apply(as_float(x, "tanh"))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_operand
+from gradflow.ops._util import as_float, as_operand
 from gradflow.ops.arithmetic import _Binary, operands
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor
@@ -162,16 +162,16 @@ class Where(Function):
 
 def exp(a: Tensor) -> Tensor:
     """eˣ elementwise."""
-    return Exp.apply(a)
+    return Exp.apply(as_float(a, 'exp'))
 
 
 def log(a: Tensor) -> Tensor:
     """Natural logarithm elementwise."""
-    return Log.apply(a)
+    return Log.apply(as_float(a, 'log'))
 
 
 def sqrt(a: Tensor) -> Tensor:
-    return Sqrt.apply(a)
+    return Sqrt.apply(as_float(a, 'sqrt'))
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
@@ -179,16 +179,16 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
 
 
 def sin(a: Tensor) -> Tensor:
-    return Sin.apply(a)
+    return Sin.apply(as_float(a, 'sin'))
 
 
 def cos(a: Tensor) -> Tensor:
-    return Cos.apply(a)
+    return Cos.apply(as_float(a, 'cos'))
 
 
 def erf(a: Tensor) -> Tensor:
     """The error function 2/√π ∫₀ˣ e^{−t²} dt elementwise."""
-    return Erf.apply(a)
+    return Erf.apply(as_float(a, 'erf'))
 
 
 def clip(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002

@@ -113,6 +113,32 @@ def matmul(a, b) -> Tensor:
     return reshape(out, tuple(shape))
 
 
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The product of two matrices (both 2-D, as ``torch.mm``: no broadcasting)."""
+    _require_tensor(a, "mm", "input")
+    _require_tensor(b, "mm", "mat2")
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: both arguments must be 2-D matrices, got shapes {a.shape} and "
+                           f"{b.shape}; use matmul for batches or vectors")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched product ``(B, n, m) @ (B, m, p)`` (both 3-D with one batch size, as
+    ``torch.bmm``)."""
+    _require_tensor(a, "bmm", "input")
+    _require_tensor(b, "bmm", "mat2")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expected 3-D tensors with the same batch size, got shapes "
+                           f"{a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def _require_tensor(x, op: str, name: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(x).__name__}")
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; weight has shape ``(out_features, in_features)``."""
     if weight.ndim != 2:

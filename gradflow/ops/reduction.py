@@ -106,6 +106,12 @@ def _check(a: Tensor, axis, op: str):
     return norm_axes(axis, a.ndim, op)
 
 
+def _float_check(a: Tensor, op: str) -> None:
+    if a.array.dtype.kind in "biu":
+        raise RuntimeError(f"{op}(): could not infer output dtype: the input is {a.dtype}, "
+                           "expected a floating dtype; convert first with .float()")
+
+
 def _empty_check(a: Tensor, axes, op: str):
     if a.numel() == 0 or (axes is not None and any(a.shape[i] == 0 for i in axes)):
         raise ValueError(f"{op}: cannot reduce over an empty axis (shape {a.shape})")
@@ -117,6 +123,7 @@ def sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 def mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = _check(a, axis, "mean")
+    _float_check(a, "mean")
     _empty_check(a, axes, "mean")
     return Mean.apply(a, axes, keepdims)
 
@@ -135,6 +142,7 @@ def amin(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 def var(a: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     axes = _check(a, axis, "var")
+    _float_check(a, "var")
     _empty_check(a, axes, "var")
     return Var.apply(a, axes, keepdims, ddof)
 
