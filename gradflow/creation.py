@@ -229,6 +229,8 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A CPU tensor sharing memory with ``array`` (dtype kept as is)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if type(array) is not np.ndarray:  # np.matrix and other subclasses: a plain view
+        array = array.view(np.ndarray)
     return Tensor._make(array, get_backend("cpu"))
 
 

@@ -875,15 +875,34 @@ def _to_array(data: Any, dtype: Any = None, device: Any = None):
     if src_backend is not None and src_backend is not backend:
         data = src_backend.to_host(data)
     if src_backend is None or src_backend is not backend:
-        host = np.asarray(data) if dt is None else np.asarray(data, dtype=dt)
-        if host.dtype == object:
-            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data "
-                            "(ragged nested lists or non-numeric items?)")
+        if data is None:
+            raise TypeError("tensor: data is None; pass a number, a (nested) list or an array")
+        try:
+            host = np.asarray(data) if dt is None else np.asarray(data, dtype=dt)
+        except ValueError as exc:
+            raise TypeError(f"tensor: cannot build a tensor from this {type(data).__name__}: "
+                            f"{exc} (every row of a nested list must have the same length)") \
+                from exc
+        _check_numeric(host, data)
         if dt is None:
             host = host.astype(_default_dtype(host), copy=False)
         return backend.from_host(np.array(host, copy=True)), backend
     array = data.astype(dt if dt is not None else _default_dtype(data), copy=True)
     return array, backend
+
+
+def _check_numeric(host: np.ndarray, data: Any) -> None:
+    """gradflow holds bool, integer and real floating values (bfloat16 included)."""
+    kind = host.dtype.kind
+    if kind in "biuf" or host.dtype.name == "bfloat16":
+        return
+    if kind == "c":
+        raise TypeError("tensor: complex values are not supported by gradflow's ops; pass the "
+                        "real and imaginary parts as two real tensors")
+    what = {"O": "objects (ragged nested lists, None or non-numeric items?)", "U": "strings",
+            "S": "bytes", "M": "datetimes", "m": "timedeltas"}.get(kind, f"dtype {host.dtype}")
+    raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding {what}; "
+                    "expected numbers, bools or numeric arrays")
 
 
 def _default_dtype(a) -> np.dtype:

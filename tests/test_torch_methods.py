@@ -254,3 +254,89 @@ def test_accelerator_queries_on_a_cpu_machine():
         gf.cuda.manual_seed(0)
     with pytest.raises(TypeError, match="seed must be an int"):
         gf.cuda.manual_seed_all(0.5)
+
+
+_INDICES = [
+    (0, slice(None), [0, 1]),
+    (0, [0, 1]),
+    ([0, 1], slice(None), 0),
+    (slice(None), [0, 1], slice(None), [0, 1]),
+    (0, [0, 1], slice(None), [0, 1]),
+    (0, slice(None), [1, 2], [0, 1]),
+    (Ellipsis, 0, slice(None), [1, 2]),
+    (0, None, slice(None), [0, 2]),
+    ([[0], [1]], slice(None), 1, [0, 2, 3]),
+    (1, slice(None), [True, False, True, False, True, False, True]),
+    (1, slice(None), [[1], [2]], slice(None)),
+    (slice(None), 1, slice(None), [1, 2]),
+]
+
+
+@pytest.mark.parametrize("index", _INDICES, ids=str)
+def test_indexing_places_array_dims_as_torch(index):
+    """PyTorch applies integers first, then the index arrays (NumPy counts integers as arrays,
+    so ``x[0, :, [0, 1]]`` has shape (2, 6, 8) in NumPy and (6, 2, 8) in PyTorch)."""
+    a = np.random.default_rng(1).normal(size=(5, 6, 7, 8))
+    ours_i = tuple(np.array(i) if isinstance(i, list) else i for i in index)
+    theirs_i = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
+    ours, theirs = gf.tensor(a, dtype="float64", requires_grad=True), \
+        torch.tensor(a, requires_grad=True)
+    got, want = ours[ours_i], theirs[theirs_i]
+    _same(got, want)
+    w = np.random.default_rng(2).normal(size=tuple(want.shape))
+    (got * gf.tensor(w, dtype="float64")).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy())
+    # t[index] = value writes the same places, for a full value and a broadcast one
+    for v in (w, w[..., -1:]):
+        o, t = gf.tensor(a, dtype="float64"), torch.tensor(a)
+        o[ours_i] = gf.tensor(v, dtype="float64")
+        t[theirs_i] = torch.tensor(v)
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+
+
+def test_setitem_through_torch_layout_is_differentiable():
+    a = np.zeros((3, 4, 5))
+    v = np.random.default_rng(3).normal(size=(4, 2))
+    results = []
+    for mod in (gf, torch):
+        base = mod.tensor(a, requires_grad=True) if mod is torch else \
+            mod.tensor(a, dtype="float64", requires_grad=True)
+        val = mod.tensor(v, requires_grad=True) if mod is torch else \
+            mod.tensor(v, dtype="float64", requires_grad=True)
+        x = base * 1
+        x[0, :, [1, 3]] = val
+        (x * x).sum().backward()
+        results.append((base.grad.numpy(), val.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_setitem_none_is_refused():
+    t = gf.zeros(3)
+    with pytest.raises(TypeError, match="can't assign None"):
+        t[0] = None
+
+
+@pytest.mark.parametrize("data, pattern", [
+    ("a", "strings"),
+    ([1, [2]], "same length"),
+    (None, "data is None"),
+    ([object()], "objects"),
+    (np.datetime64("2020-01-01"), "datetimes"),
+    (np.array(["a"]), "strings"),
+    ([1 + 2j], "complex"),
+])
+def test_tensor_from_non_numeric_data_is_refused(data, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        gf.tensor(data)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself warns
+def test_ndarray_subclasses_become_plain_arrays():
+    m = np.matrix([[1.0, 2.0]])
+    for t in (gf.tensor(m), gf.from_numpy(m), gf.as_tensor(m)):
+        assert type(t.array) is np.ndarray and t.shape == (1, 2)
+    shared = gf.from_numpy(m)
+    m[0, 0] = 9.0
+    assert shared[0, 0].item() == 9.0  # still shares memory

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
 from gradflow.ops.shape import sum_to
@@ -120,13 +122,117 @@ def _convert_item(a: Tensor, item):
     return item
 
 
+def _is_int(item) -> bool:
+    """A Python or NumPy integer (or a 0-d integer array): it selects, as basic indexing."""
+    if isinstance(item, bool):
+        return False
+    dtype = getattr(item, "dtype", None)
+    if dtype is None:
+        return isinstance(item, numbers.Integral)
+    return dtype.kind in "iu" and getattr(item, "ndim", 1) == 0
+
+
+def _is_advanced(item) -> bool:  # index arrays and bools (a bool indexes as a 0-d mask)
+    return isinstance(item, bool) or (hasattr(item, "shape") and hasattr(item, "dtype"))
+
+
+def _torch_move(ndim: int, index):
+    """Where PyTorch and NumPy place the advanced-index dims differently, ``(p, basic)``: the
+    result's advanced dims, which NumPy puts first, go to position ``p`` (``basic`` = number of
+    basic result dims); else None.
+
+    PyTorch applies integer indices first (selecting, as basic indexing), then the index arrays
+    on what is left; NumPy counts integers as advanced indices. They disagree only when
+    integers separate the arrays by a slice (``x[0, :, [0, 1]]``): without the integers the
+    arrays are adjacent (PyTorch keeps their place), with them they are not (NumPy moves them
+    to the front)."""
+    if not isinstance(index, tuple):
+        return None
+    kinds = []
+    for item in index:
+        if _is_int(item):
+            kinds.append("i")
+        elif _is_advanced(item):
+            kinds.append("a")
+        else:
+            kinds.append("b")  # slice, None, Ellipsis
+    if "i" not in kinds or "a" not in kinds:
+        return None
+    if _contiguous(kinds, "a", skip="i") and not _contiguous(kinds, "ai"):
+        return _advanced_position(ndim, index, kinds)
+    return None
+
+
+def _contiguous(kinds: list[str], marks: str, skip: str = "") -> bool:
+    """Whether the entries of kind ``marks`` are next to each other once ``skip`` is removed."""
+    kept = [k for k in kinds if k not in skip]
+    pos = [i for i, k in enumerate(kept) if k in marks]
+    return pos[-1] - pos[0] + 1 == len(pos)
+
+
+def _consumed(item, kind: str) -> int:
+    """How many dims of the indexed tensor ``item`` uses up."""
+    if kind == "i" or isinstance(item, slice):
+        return 1
+    if kind == "a":
+        if isinstance(item, bool) or item.ndim == 0 and item.dtype.kind == "b":
+            return 0
+        return item.ndim if item.dtype.kind == "b" else 1
+    return 0  # None, Ellipsis
+
+
+def _advanced_position(ndim: int, index, kinds) -> tuple[int, int]:
+    """``(p, basic)``: the basic result dims before the first index array, and all of them."""
+    rest = ndim - sum(_consumed(item, k) for item, k in zip(index, kinds))
+    p = basic = 0
+    before = True
+    for item, k in zip(index, kinds):
+        if k == "a":
+            before = False
+            continue
+        dims = 1 if isinstance(item, slice) or item is None else (
+            rest if item is Ellipsis else 0)
+        basic += dims
+        p += dims if before else 0
+    if not any(item is Ellipsis for item in index):
+        basic += rest  # the trailing dims no item names
+    return p, basic
+
+
+def _move_front_to(t: Tensor, p: int, basic: int) -> Tensor:
+    """NumPy's layout (advanced dims first) to PyTorch's (advanced dims at position p)."""
+    k = t.ndim - basic
+    order = list(range(k, k + p)) + list(range(k)) + list(range(k + p, t.ndim))
+    return t.permute(order)
+
+
+def _move_to_front(t: Tensor, p: int, basic: int) -> Tensor:
+    """PyTorch's layout back to NumPy's (the inverse of :func:`_move_front_to`)."""
+    k = t.ndim - basic
+    order = list(range(p, p + k)) + list(range(p)) + list(range(p + k, t.ndim))
+    return t.permute(order)
+
+
 def getitem(a: Tensor, index) -> Tensor:
-    return GetItem.apply(a, _convert_index(a, index))
+    index = _convert_index(a, index)
+    move = _torch_move(a.ndim, index)
+    out = GetItem.apply(a, index)
+    return out if move is None else _move_front_to(out, *move)
 
 
 def setitem(a: Tensor, index, value) -> None:
     """``a[index] = value`` in place; bumps ``a``'s version so stale saved tensors are caught."""
+    if value is None:
+        raise TypeError(f"setitem: can't assign None to a tensor of dtype {a.dtype}; assign a "
+                        "number, an array or a Tensor")
     index = _convert_index(a, index)
+    move = _torch_move(a.ndim, index)
+    if move is not None:  # write PyTorch's layout into NumPy's: permute the (broadcast) value
+        target = GetItem.apply(Tensor._make(a.array, a._backend), index)
+        torch_shape = _move_front_to(target, *move).shape
+        value = value if isinstance(value, Tensor) else Tensor.wrap(
+            a._backend.asarray(value, dtype=a.dtype), a._backend)
+        value = _move_to_front(value.expand(torch_shape), *move)
     v = value
     if isinstance(value, Tensor):
         if value._backend is not a._backend:
