@@ -103,6 +103,7 @@ from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) i
     numel,
     permute,
     pow,
+    prod,
     reshape,
     squeeze,
     std,
@@ -113,6 +114,7 @@ from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) i
     var,
 )
 from gradflow.ops.shape import cat, concat, concatenate, stack
+from gradflow.sampling import bernoulli, multinomial, normal
 
 from gradflow.io import load, save
 
@@ -138,5 +140,5 @@ __all__ = [
     "default_generator", "seed", "initial_seed", "get_rng_state",
     "set_rng_state", "bfloat16", "bool", "cdouble", "cfloat", "complex64", "complex128",
     "double", "float", "half", "int", "int8", "int16", "long", "short", "get_default_dtype",
-    "functional", "nn", "optim", "data",
+    "functional", "nn", "optim", "data", "prod", "bernoulli", "multinomial", "normal",
 ]

@@ -34,6 +34,10 @@ def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A00
     return _tensor(input, "mean").mean(dim, keepdim)
 
 
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    return _tensor(input, "prod").prod(dim, keepdim, dtype=dtype)
+
+
 def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001, A002
     """The largest value; with ``dim`` ``(values, indices)``; with a Tensor ``dim`` the
     elementwise maximum (``torch.max(a, b)``)."""

@@ -626,6 +626,11 @@ class Tensor:
     def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         return _reduce.mean(self, _axis(axis, dim), _keep(keepdim, keepdims))
 
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+             keepdims=None) -> Tensor:
+        """The product over ``dim`` (one dim) or of all elements; ints and bools give int64."""
+        return _reduce.prod(self, _axis(axis, dim), _keep(keepdim, keepdims), dtype)
+
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         """PyTorch's ``max``: the largest value; with ``dim`` (or another tensor) it is
         ``(values, indices)`` along ``dim`` (or ``maximum(self, other)``). NumPy's ``axis=``
@@ -860,8 +865,9 @@ def _is_cupy(x) -> bool:
 
 
 def _to_array(data: Any, dtype: Any = None, device: Any = None):
-    """(array, backend) for ``gf.tensor``: a fresh array; float64 becomes float32 unless
-    ``dtype`` says otherwise."""
+    """(array, backend) for ``gf.tensor``: a fresh array. Python floats (and lists of them)
+    become float32 unless ``dtype`` says otherwise; an array keeps its dtype (float64 included),
+    as ``torch.tensor`` does."""
     dt = as_dtype(dtype)
     if isinstance(data, Tensor):
         src_backend, data = data._backend, data.array
@@ -884,10 +890,10 @@ def _to_array(data: Any, dtype: Any = None, device: Any = None):
                             f"{exc} (every row of a nested list must have the same length)") \
                 from exc
         _check_numeric(host, data)
-        if dt is None:
+        if dt is None and not isinstance(data, np.ndarray | np.generic):
             host = host.astype(_default_dtype(host), copy=False)
         return backend.from_host(np.array(host, copy=True)), backend
-    array = data.astype(dt if dt is not None else _default_dtype(data), copy=True)
+    array = data.astype(dt if dt is not None else data.dtype, copy=True)
     return array, backend
 
 
@@ -906,8 +912,8 @@ def _check_numeric(host: np.ndarray, data: Any) -> None:
 
 
 def _default_dtype(a) -> np.dtype:
-    """float64 (Python floats included) becomes float32; everything else is kept (Python ints
-    are already int64 and bools bool)."""
+    """Python floats (parsed by NumPy as float64) become float32; everything else is kept
+    (Python ints are already int64 and bools bool)."""
     return DEFAULT_FLOAT if a.dtype == np.float64 else a.dtype
 
 

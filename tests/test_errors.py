@@ -45,7 +45,7 @@ def test_loss_shape_mismatch():
 def test_reshape_and_axis_errors():
     with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(2, 3\)"):
         gf.ones(2, 3).reshape(4, 2)
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(ValueError, match="dim 2 is out of range"):
         gf.ones(2, 3).sum(2)
     with pytest.raises(ValueError, match="axis 0 has size 2, not 1"):
         gf.ones(2, 3).squeeze(0)

@@ -54,7 +54,7 @@ def test_extreme_logits_stay_finite():
 def test_float32_forward_matches_float64():
     x = R(64, 32)
     w = R(16, 32)
-    out32 = F.gelu(F.linear(gf.tensor(x), gf.tensor(w))).numpy()
+    out32 = F.gelu(F.linear(gf.tensor(x).float(), gf.tensor(w).float())).numpy()
     out64 = F.gelu(F.linear(gf.tensor(x, dtype="float64"), gf.tensor(w, dtype="float64")))
     assert out32.dtype == np.float32
     np.testing.assert_allclose(out32, out64.numpy(), rtol=1e-4, atol=1e-4)

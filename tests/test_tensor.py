@@ -12,7 +12,8 @@ import gradflow as gf
 def test_dtype_rules():
     assert gf.tensor(1.5).dtype == np.float32
     assert gf.tensor([1.0, 2.0]).dtype == np.float32
-    assert gf.tensor(np.arange(3.0)).dtype == np.float32  # float64 NumPy input → float32
+    assert gf.tensor(np.arange(3.0)).dtype == np.float64  # an array keeps its dtype (torch)
+    assert gf.tensor([np.float32(1.0)]).dtype == np.float32
     assert gf.tensor(np.arange(3.0), dtype="float64").dtype == np.float64
     assert gf.tensor(3).dtype == np.int64
     assert gf.tensor([True, False]).dtype == np.bool_

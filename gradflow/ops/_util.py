@@ -49,6 +49,11 @@ def as_operand(x, like: Tensor | None = None):
                     "number or an array")
 
 
+class DimensionError(IndexError, ValueError):
+    """A dim outside ``[-ndim, ndim)``: an ``IndexError`` as in PyTorch (and a ``ValueError``,
+    what NumPy's ``axis`` errors are)."""
+
+
 def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of axes >= 0."""
     if axis is None:
@@ -57,7 +62,9 @@ def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+            raise DimensionError(f"{op}: dim {a} is out of range for a tensor with {ndim} "
+                                 f"dimensions (expected one in [{-max(ndim, 1)}, "
+                                 f"{max(ndim, 1) - 1}])")
         out.append(a % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, var (and argmax/argmin, which have no gradient)."""
+"""Reductions: sum, mean, prod, max, min, var (and argmax/argmin, which have no gradient)."""
 
 from __future__ import annotations
 
@@ -145,6 +145,45 @@ def var(a: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     _float_check(a, "var")
     _empty_check(a, axes, "var")
     return Var.apply(a, axes, keepdims, ddof)
+
+
+def prod(a: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    """The product over ``axis`` (one dim, or all). Integer and bool inputs give int64, as
+    PyTorch.
+
+    With a gradient to record it is a balanced tree of multiplications of halves, as JAX does:
+    exact with zeros in the input (no division by ``a``), and every order of derivative comes
+    from ``mul``'s; without one it is the backend's ``prod`` kernel."""
+    from gradflow.autograd.grad_mode import is_grad_enabled
+    from gradflow.ops.shape import concatenate, transpose
+
+    if axis is not None and not isinstance(axis, int):
+        raise TypeError(f"prod(): dim must be one int (PyTorch reduces one dim or all), got "
+                        f"{axis!r}")
+    axes = _check(a, axis, "prod")
+    if dtype is not None:
+        a = a.to(dtype=dtype)
+    elif a.array.dtype.kind in "biu":
+        a = a.to(dtype="int64")
+    if not (a.requires_grad and is_grad_enabled()):
+        out = a._backend.xp.prod(a.array, axis=None if axis is None else axes[0],
+                                 keepdims=keepdims)
+        return Tensor._make(a._backend.xp.asarray(out, dtype=a.array.dtype), a._backend)
+    if axis is None:
+        x = reshape(a, (-1,))
+    else:
+        ax = axes[0]
+        x = transpose(a, (ax, *[d for d in range(a.ndim) if d != ax]))
+    if x.shape[0] == 0:  # the empty product is 1, still connected to the input (grad: empty)
+        x = Sum.apply(x, (0,), True) * 0 + 1
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        y = x[:half] * x[half:2 * half]
+        x = concatenate([y, x[2 * half:]], 0) if x.shape[0] % 2 else y
+    out = x[0]
+    if keepdims:
+        out = reshape(out, keepdims_shape(a.shape, axes))
+    return out
 
 
 def argmax(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:

@@ -178,8 +178,8 @@ def test_zero_hessian_and_unused_parameter():
 
 
 def test_float32_parameters_keep_their_dtype(rng):
-    w = gf.tensor(rng.standard_normal(3), requires_grad=True)  # float32
-    x = gf.tensor(rng.standard_normal((6, 3)))
+    w = gf.tensor(rng.standard_normal(3), dtype="float32", requires_grad=True)
+    x = gf.tensor(rng.standard_normal((6, 3))).float()
     (out,) = hvp(lambda: ((x @ w) ** 2).mean(), [w], [np.ones(3)])
     assert out.dtype == np.float32
     expected = 2 * x.numpy().T @ x.numpy() @ np.ones(3) / 6

@@ -73,7 +73,7 @@ def test_clip_grad_norm_after_backward_matches_torch(rng):
 
 def test_clip_grad_norm_float32_single_tensor_and_no_grads(rng):
     p = nn.Parameter(gf.randn(10))
-    p.grad = gf.tensor(np.full(10, 2.0))
+    p.grad = gf.tensor(np.full(10, 2.0, dtype=np.float32))
     total = clip_grad_norm_(p, 1.0)
     assert total.dtype == np.float32 and p.grad.dtype == np.float32
     np.testing.assert_allclose(total.item(), math.sqrt(40), rtol=1e-6)
