@@ -12,10 +12,12 @@ def test_tensor_dataset_from_arrays_and_tensors():
     ds = TensorDataset(x, gf.tensor([0, 1, 2, 3, 4, 5]), gf.tensor(x, dtype="float64"))
     assert len(ds) == 6
     a, y, x64 = ds.arrays
-    assert a.dtype == np.float32, "raw float64 becomes float32, as gf.tensor does"
+    assert a.dtype == np.float64, "an array keeps its dtype, as gf.tensor (torch.tensor) does"
     assert y.dtype == np.int64 and x64.dtype == np.float64, "a Tensor keeps its dtype"
+    assert TensorDataset([[1.0], [2.0]]).arrays[0].dtype == np.float32, "lists as gf.tensor"
     item = ds[2]
     assert isinstance(item, tuple) and len(item) == 3 and item[1] == 2
+    assert all(isinstance(t, gf.Tensor) for t in item)
     np.testing.assert_allclose(ds.get_batch(np.array([4, 0]))[0], x[[4, 0]], rtol=1e-6)
 
 
@@ -29,8 +31,10 @@ def test_tensor_dataset_errors():
 
 
 def test_dataset_base_requires_overrides():
-    with pytest.raises(NotImplementedError, match="__len__"):
+    with pytest.raises(TypeError):  # PyTorch's Dataset has no __len__
         len(Dataset())
+    with pytest.raises(NotImplementedError, match="__getitem__"):
+        Dataset()[0]
 
 
 def test_subset_indices_and_errors():

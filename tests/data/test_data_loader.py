@@ -1,5 +1,6 @@
 """DataLoader: the three regimes, shuffling by (seed, epoch), resume, drop_last, devices,
-transforms and errors."""
+transforms and errors. (Full batch is batch_size=len(dataset): batch_size=None means no batching,
+as in PyTorch; see test_torch_data.py.)"""
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ class ItemDataset(Dataset):
 
 
 @pytest.mark.parametrize("batch_size, steps, shapes", [
-    (None, 1, [10]), (1, 10, [1] * 10), (4, 3, [4, 4, 2]), (10, 1, [10]), (32, 1, [10])])
+    (1, 10, [1] * 10), (4, 3, [4, 4, 2]), (10, 1, [10]), (32, 1, [10])])
 def test_regimes_len_and_shapes(batch_size, steps, shapes):
     loader = DataLoader(make(), batch_size=batch_size)
     batches = list(loader)
@@ -43,19 +44,19 @@ def test_regimes_len_and_shapes(batch_size, steps, shapes):
 
 def test_full_batch_is_whole_set_with_dtypes():
     ds = make()
-    (x, y), = list(DataLoader(ds, batch_size=None))
+    (x, y), = list(DataLoader(ds, batch_size=len(ds)))
     np.testing.assert_array_equal(x.numpy(), ds.arrays[0])
-    assert x.dtype == np.float32 and y.dtype == np.int64 and x.device == "cpu"
+    assert x.dtype == np.float64 and y.dtype == np.int64 and x.device == "cpu"
 
 
 def test_batches_are_copies_not_views_of_the_dataset():
     ds = make()
-    x, _ = next(iter(DataLoader(ds, batch_size=None)))
+    x, _ = next(iter(DataLoader(ds, batch_size=10)))
     x.array[...] = -1
     assert ds.arrays[0].min() >= 0
 
 
-@pytest.mark.parametrize("batch_size", [1, 3, None])
+@pytest.mark.parametrize("batch_size", [1, 3, 10])
 def test_every_index_exactly_once_per_epoch(batch_size):
     loader = DataLoader(make(), batch_size=batch_size, shuffle=True, seed=5)
     for _ in range(3):
@@ -127,7 +128,7 @@ def test_generic_dataset_collates_item_by_item():
     batches = list(loader)
     assert [b[0].shape for b in batches] == [(2, 2), (2, 2), (1, 2)]
     x, y = batches[0]
-    assert x.dtype == np.float32 and y.dtype == np.int64
+    assert x.dtype == np.float64 and y.dtype == np.int64, "arrays keep their dtype, as torch"
     np.testing.assert_array_equal(x.numpy()[:, 0], y.numpy())
     assert sorted(i for b in batches for i in rows(b)) == list(range(5))
 
@@ -137,7 +138,7 @@ def test_subset_and_repeat_keep_fast_path():
 
     sub = Subset(make(), [9, 1, 4])
     assert hasattr(sub, "get_batch") and not hasattr(Subset(ItemDataset(3), [0]), "get_batch")
-    (x, y), = list(DataLoader(sub, batch_size=None))
+    (x, y), = list(DataLoader(sub, batch_size=3))
     assert y.numpy().tolist() == [9, 1, 4]
 
 
@@ -174,7 +175,7 @@ def test_transform_is_reproducible_and_varies_per_step_and_epoch():
 
 
 def test_transform_applies_to_features_only():
-    loader = DataLoader(make(), batch_size=None, seed=0, transform=lambda x, rng: x * 0)
+    loader = DataLoader(make(), batch_size=10, seed=0, transform=lambda x, rng: x * 0)
     x, y = next(iter(loader))
     assert x.numpy().max() == 0 and y.numpy().tolist() == list(range(10))
 
@@ -194,10 +195,12 @@ def test_bad_batch_size(bad):
 
 
 def test_other_errors():
-    with pytest.raises(ValueError, match="drop_last"):
-        DataLoader(make(), batch_size=11, drop_last=True)
-    with pytest.raises(ValueError, match="empty"):
-        DataLoader(TensorDataset(np.zeros((0, 2))))
+    # as in PyTorch: a drop_last loader with too big a batch, and an empty set, yield nothing
+    assert len(DataLoader(make(), batch_size=11, drop_last=True)) == 0
+    assert list(DataLoader(make(), batch_size=11, drop_last=True)) == []
+    assert list(DataLoader(TensorDataset(np.zeros((0, 2))))) == []
+    with pytest.raises(ValueError, match="num_samples"):  # nothing to shuffle
+        DataLoader(TensorDataset(np.zeros((0, 2))), shuffle=True)
     with pytest.raises(ValueError, match="seed"):
         DataLoader(make(), shuffle=True, seed=-1)
     with pytest.raises(ValueError, match="unknown device"):
