@@ -10,7 +10,6 @@ import contextlib
 import numbers
 import os
 import re
-import secrets
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +63,7 @@ def find_checkpoint(path: str | os.PathLike) -> str:
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     """(the training state stored at ``path`` (a file or a checkpoint directory), its file)."""
     file = find_checkpoint(path)
-    state = io.load(file)
+    state = io.load(file, map_location="cpu")  # load_state_dict copies onto the model's device
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"resume: {file!r} is a gradflow file but not a training checkpoint "
                          "(written by ModelCheckpoint); to load bare weights use "
@@ -157,9 +156,9 @@ def load_callback_states(trainer: Trainer, states: dict[str, Any]) -> None:
 
 
 def _replace_with_link(src: str, dst: str) -> None:
-    """Make ``dst`` the same file as ``src`` (a hard link; a copy where links fail), atomically."""
-    tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.{secrets.token_hex(6)}")
-    try:
+    """Make ``dst`` the same file as ``src`` (a hard link; a copy where links fail), atomically,
+    through :func:`gradflow.io.save`'s temporary files (so stale ones are cleaned the same way)."""
+    with io._temporary(dst) as tmp:
         try:
             os.link(src, tmp)
         except OSError:
@@ -167,10 +166,7 @@ def _replace_with_link(src: str, dst: str) -> None:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    io._clean_stale_temps(dst)
 
 
 class ModelCheckpoint(Callback):
