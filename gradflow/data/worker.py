@@ -150,7 +150,8 @@ def _worker_loop(is_iterable: bool, dataset: Any, index_queue: Any, result_queue
                 if os.getppid() != parent_pid:
                     return
                 continue
-            if task is None:
+            if task is None:  # shutdown: answers still in flight are not wanted
+                result_queue.cancel_join_thread()
                 return
             epoch, idx, indices = task
             try:
