@@ -8,14 +8,16 @@
     gradflow graph-demo --out neuron.svg
     gradflow bench lr --steps 200       # also: bench throughput, bench convergence
 
-Errors (a bad option value, a missing file, CUDA not available) are one line on stderr and a
-non-zero exit status: 2 for a bad command line, 1 for anything else, 130 on Ctrl-C.
+Errors (a bad option value, an option without the one it applies to, a missing file, CUDA not
+available) are one line on stderr (``gradflow: error: ...`` or ``gradflow train: error: ...``)
+and a non-zero exit status: 2 for a bad command line, 1 for anything else, 130 on Ctrl-C.
 ``gradflow --debug ...`` (or ``GRADFLOW_DEBUG=1``) shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib
 import json
@@ -110,6 +112,23 @@ def _device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:N or auto")
 
 
+def _path(text: str) -> str:
+    """A file or folder name: not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path; give a file or folder name")
+    return text
+
+
+class _Latest:
+    """``--resume`` without PATH (not a str, so argparse does not run ``_path`` on it)."""
+
+    def __repr__(self) -> str:
+        return "<the latest run>"
+
+
+RESUME_LATEST = _Latest()
+
+
 def _hidden(text: str) -> str:
     from gradflow.models import parse_hidden
 
@@ -171,11 +190,14 @@ def _add_train(sub: Any) -> None:
                       help=f"digits (8x8, bundled with scikit-learn), two-gaussians (the "
                            f"lecture's set-1) or mnist-idx (local IDX files) (default: "
                            f"{d['dataset']})")
-    data.add_argument("--mnist-images", metavar="PATH", help="IDX image file (raw or .gz)")
-    data.add_argument("--mnist-labels", metavar="PATH", help="IDX label file (raw or .gz)")
-    data.add_argument("--mnist-test-images", metavar="PATH",
+    data.add_argument("--mnist-images", type=_path, metavar="PATH",
+                      help="IDX image file (raw or .gz)")
+    data.add_argument("--mnist-labels", type=_path, metavar="PATH",
+                      help="IDX label file (raw or .gz)")
+    data.add_argument("--mnist-test-images", type=_path, metavar="PATH",
                       help="optional separate IDX test images (else --test-split is held out)")
-    data.add_argument("--mnist-test-labels", metavar="PATH", help="optional IDX test labels")
+    data.add_argument("--mnist-test-labels", type=_path, metavar="PATH",
+                      help="optional IDX test labels")
     data.add_argument("--n-samples", type=_number(int, 6), metavar="N",
                       help=f"examples drawn for two-gaussians (default: {d['n_samples']})")
     data.add_argument("--test-split", type=_OPEN_FRACTION, metavar="F",
@@ -234,9 +256,9 @@ def _add_train(sub: Any) -> None:
                      help=f"cpu, cuda, cuda:N or auto (default: {d['device']})")
     run.add_argument("--seed", type=_number(int, 0), metavar="S",
                      help=f"seed of the split, the init and the shuffling (default: {d['seed']})")
-    run.add_argument("--out", metavar="DIR",
+    run.add_argument("--out", type=_path, metavar="DIR",
                      help="output folder (default: runs/<timestamp>, linked as runs/latest)")
-    run.add_argument("--resume", nargs="?", const="", metavar="PATH",
+    run.add_argument("--resume", nargs="?", const=RESUME_LATEST, type=_path, metavar="PATH",
                      help="continue from a checkpoint file or run folder (no PATH: --out, else "
                           "runs/latest); the run's config.json supplies the options not given")
     run.add_argument("--no-progress", action="store_true", default=None,
@@ -375,7 +397,8 @@ def cmd_graph_demo(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow graph-demo [--out PATH] [--format svg|png|dot]``: see gradflow.viz."""
     from gradflow.viz import graph_demo_main
 
-    return graph_demo_main(list(rest))
+    with _one_line_usage_errors():
+        return graph_demo_main(list(rest))
 
 
 _BENCH_USAGE = (
@@ -403,7 +426,24 @@ def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> int:
             raise
         raise CLIError(f"benchmark {args.name!r} is not available in this installation") \
             from None
-    return module.main(list(rest))
+    with _one_line_usage_errors():
+        return module.main(list(rest))
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors():
+    """Make the argparse parsers of a delegated command (graph-demo, bench) report a bad
+    command line as one line and exit status 2, as ``gradflow``'s own parser does."""
+    original = argparse.ArgumentParser.error
+
+    def error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+        raise UsageError(f"{parser.prog}: error: {message} (see '{parser.prog} --help')")
+
+    argparse.ArgumentParser.error = error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original
 
 
 # --- train: options -----------------------------------------------------------------------------
@@ -414,6 +454,7 @@ def resolve_train_options(given: dict[str, Any]) -> tuple[dict[str, Any], str | 
     config.json, then :data:`TRAIN_DEFAULTS`; then the dataset- and optimizer-dependent
     defaults are filled in and the combination is checked.
     """
+    given = {k: ("" if v is RESUME_LATEST else v) for k, v in given.items()}
     opts = dict(TRAIN_DEFAULTS)
     checkpoint = None
     if "resume" in given:
@@ -429,6 +470,7 @@ def resolve_train_options(given: dict[str, Any]) -> tuple[dict[str, Any], str | 
         opts["lr"] = DEFAULT_LR[opts["optimizer"]] * DEFAULT_LR_SCALE.get(opts["dataset"], 1.0)
     if opts["weight_decay"] is None:
         opts["weight_decay"] = 0.01 if opts["optimizer"] == "adamw" else 0.0
+    _check_dependencies(given, opts)
     _check_train_options(opts)
     return opts, checkpoint
 
@@ -441,12 +483,13 @@ def _short_path(path: str) -> str:
 
 def _resume_source(path: str, out: str | None) -> tuple[str, dict[str, Any]]:
     """(the checkpoint file, the options in its run's config.json, or {} if it has none)."""
-    from gradflow.train import find_checkpoint
+    from gradflow.train import find_checkpoint, load_checkpoint
 
     where = path or out or os.path.join("runs", "latest")
     if not os.path.exists(where):
         raise CLIError(f"--resume: no checkpoint file or run folder at {where!r}")
     file = os.path.realpath(find_checkpoint(os.path.realpath(where)))
+    load_checkpoint(file)  # not a training checkpoint: fail before anything is written
     config = os.path.join(os.path.dirname(file), "config.json")
     if not os.path.isfile(config):
         return file, {}
@@ -467,10 +510,6 @@ def _check_train_options(opts: dict[str, Any]) -> None:
         if bool(opts["mnist_test_images"]) != bool(opts["mnist_test_labels"]):
             raise UsageError("gradflow train: error: give both --mnist-test-images and "
                              "--mnist-test-labels, or neither")
-        for key in ("mnist_images", "mnist_labels", "mnist_test_images", "mnist_test_labels"):
-            path = opts[key]
-            if path and not os.path.isfile(path):
-                raise CLIError(f"--{key.replace('_', '-')}: no such file: {path}")
     if opts["augment"] and opts["dataset"] == "two-gaussians":
         raise UsageError("gradflow train: error: --augment shifts images; two-gaussians is not "
                          "image data")
@@ -479,6 +518,42 @@ def _check_train_options(opts: dict[str, Any]) -> None:
     if opts["early_stopping"] is not None and not opts["val_split"]:
         raise UsageError("gradflow train: error: --early-stopping watches the validation loss: "
                          "it needs --val-split > 0")
+    for key in ("mnist_images", "mnist_labels", "mnist_test_images", "mnist_test_labels"):
+        path = opts[key]  # after the usage checks: a missing file is a runtime error
+        if opts["dataset"] == "mnist-idx" and path and not os.path.isfile(path):
+            raise CLIError(f"--{key.replace('_', '-')}: no such file: {path}")
+
+
+def _applies(given: dict[str, Any], opts: dict[str, Any]) -> dict[str, tuple[bool, str]]:
+    """Options that only apply with another: ``{option: (applies, what it needs and why not)}``."""
+    from gradflow.models import parse_hidden
+
+    mnist, dataset = opts["dataset"] == "mnist-idx", opts["dataset"]
+    hidden = bool(parse_hidden(opts["hidden"]))
+    linear = "--hidden none gives a linear model" if "hidden" in given else \
+        f"the {dataset} model is linear (add --hidden SIZES)"
+    needs_mnist = (mnist, f"--dataset mnist-idx (this run uses --dataset {dataset})")
+    return {
+        "mnist_images": needs_mnist, "mnist_labels": needs_mnist,
+        "mnist_test_images": needs_mnist, "mnist_test_labels": needs_mnist,
+        "n_samples": (dataset == "two-gaussians",
+                      f"--dataset two-gaussians (this run uses --dataset {dataset})"),
+        "momentum": (opts["optimizer"] == "momentum",
+                     f"--optimizer momentum (this run uses --optimizer {opts['optimizer']})"),
+        "test_split": (not (mnist and opts["mnist_test_images"]),
+                       "a held-out test set; --mnist-test-images gives the test set"),
+        "activation": (hidden, f"hidden layers; {linear}"),
+        "norm": (hidden, f"hidden layers; {linear}"),
+        "dropout": (hidden, f"hidden layers; {linear}"),
+    }
+
+
+def _check_dependencies(given: dict[str, Any], opts: dict[str, Any]) -> None:
+    """An option given on the command line that has no effect in this run is an error."""
+    for key, (applies, needs) in _applies(given, opts).items():
+        if key in given and not applies:
+            raise UsageError(f"gradflow train: error: --{key.replace('_', '-')} applies only "
+                             f"with {needs}")
 
 
 def resolve_device(name: str) -> str:
@@ -638,7 +713,9 @@ def build_loaders(opts: dict[str, Any], data: _Data, device: str) -> tuple[Any, 
         transform = transforms.Compose([
             transforms.RandomShift(1, image_shape=data.image_shape),
             transforms.GaussianNoise(0.05, clip=(0.0, 1.0))])
-    bs = None if opts["batch_size"] == "full" else opts["batch_size"]
+    # "full": one batch of the whole training set (DataLoader's batch_size=None is PyTorch's
+    # unbatched mode, one example at a time)
+    bs = len(data.train) if opts["batch_size"] == "full" else opts["batch_size"]
     train = DataLoader(data.train, batch_size=bs, shuffle=True, seed=opts["seed"],
                        device=device, transform=transform)
 
@@ -739,11 +816,10 @@ def evaluate(model: Any, loader: Any) -> tuple[float, float, int]:
 
 
 def _write_json(path: str, obj: dict[str, Any]) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    """``obj`` as indented JSON, written atomically (gradflow.io's temp file, fsync, rename)."""
+    from gradflow.io import _atomic_write
+
+    _atomic_write(path, [(json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()])
 
 
 def plot_curves(history: Any, path: str, test_accuracy: float | None = None) -> bool:
@@ -822,6 +898,8 @@ def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
     train_loader, val_loader, test_loader = build_loaders(opts, data, device)
 
     out = opts["out"] or _default_out()
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out}: exists and is not a folder; choose another --out")
     os.makedirs(out, exist_ok=True)
     if opts["out"] is None:
         _link_latest(out)

@@ -286,6 +286,30 @@ def test_mlflow_missing_is_one_line(capsys, monkeypatch):
     (["frobnicate"], 2, "invalid choice"),
     ([], 2, "COMMAND"),
     (["bench", "nope"], 2, "unknown benchmark 'nope'"),
+    (["bench", "lr", "--steps", "x"], 2, "gradflow bench lr: error: argument --steps"),
+    (["graph-demo", "--bogus"], 2, "gradflow graph-demo: error: unrecognized arguments: --bogus"),
+    (["train", "--out", ""], 2, "argument --out: empty path"),
+    (["train", "--resume", ""], 2, "argument --resume: empty path"),
+    (["train", "--dataset", "mnist-idx", "--mnist-images", "", "--mnist-labels", "l"], 2,
+     "argument --mnist-images: empty path"),
+    (["train", "--mnist-images", "x.gz"], 2,
+     "--mnist-images applies only with --dataset mnist-idx (this run uses --dataset digits)"),
+    (["train", "--dataset", "two-gaussians", "--mnist-test-labels", "y"], 2,
+     "--mnist-test-labels applies only with --dataset mnist-idx"),
+    (["train", "--n-samples", "50"], 2, "--n-samples applies only with --dataset two-gaussians"),
+    (["train", "--momentum", "0.5", "--optimizer", "adam"], 2,
+     "--momentum applies only with --optimizer momentum (this run uses --optimizer adam)"),
+    (["train", "--momentum", "0.5"], 2, "--momentum applies only with --optimizer momentum"),
+    (["train", "--hidden", "none", "--dropout", "0.1"], 2,
+     "--dropout applies only with hidden layers; --hidden none gives a linear model"),
+    (["train", "--hidden", "none", "--activation", "tanh"], 2, "--activation applies only"),
+    (["train", "--dataset", "two-gaussians", "--norm", "batch"], 2,
+     "--norm applies only with hidden layers; the two-gaussians model is linear"),
+    (["train", "--dataset", "mnist-idx", "--mnist-images", "a", "--mnist-labels", "b",
+      "--mnist-test-images", "c", "--mnist-test-labels", "d", "--test-split", "0.3"], 2,
+     "--test-split applies only with a held-out test set"),
+    (["train", "--dataset", "mnist-idx", "--mnist-images", "a", "--mnist-labels", "b",
+      "--mnist-test-images", "c"], 2, "give both --mnist-test-images and --mnist-test-labels"),
 ])
 def test_errors_are_one_line(capsys, argv, code, words):
     got, out_text, err = run(capsys, *argv)
@@ -293,6 +317,49 @@ def test_errors_are_one_line(capsys, argv, code, words):
     assert_one_line_error(err)
     assert words in err
     assert "Traceback" not in out_text
+
+
+def test_options_that_apply_are_accepted(capsys):
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--out", "x", "--optimizer",
+                       "momentum", "--momentum", "0.5", "--dropout", "0.1", "--norm", "layer")
+    assert code == 0, err
+
+
+def test_resume_of_a_file_that_is_not_a_checkpoint(capsys, tmp_path):
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a checkpoint\n")
+    code, out_text, err = run(capsys, "train", "--resume", str(folder / "notes.txt"))
+    assert code == 1
+    assert_one_line_error(err)
+    assert "notes.txt' is not a gradflow checkpoint" in err
+    assert os.listdir(folder) == ["notes.txt"], "nothing was written beside it"
+    gf.save({"w": gf.ones(1)}, folder / "weights.gf")
+    code, _, err = run(capsys, "train", "--resume", str(folder / "weights.gf"))
+    assert code == 1 and "not a training checkpoint" in err
+    assert_one_line_error(err)
+
+
+def test_resume_of_a_corrupted_checkpoint(capsys):
+    assert run(capsys, "train", *TINY, "--epochs", "1", "--out", "a")[0] == 0
+    config = Path("a", "config.json").read_bytes()
+    data = bytearray(Path("a", "last.gf").read_bytes())
+    data[-1] ^= 0xFF
+    Path("a", "last.gf").unlink()  # a hard link of ckpt-epoch0001.gf: leave that one intact
+    Path("a", "last.gf").write_bytes(bytes(data))
+    code, _, err = run(capsys, "train", "--resume", "a", "--epochs", "2")
+    assert code == 1
+    assert_one_line_error(err)
+    assert "last.gf' is corrupted: its checksum does not match" in err
+    assert Path("a", "config.json").read_bytes() == config
+
+
+def test_out_that_is_a_file(capsys):
+    Path("taken").write_text("x")
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--out", "taken")
+    assert code == 1
+    assert_one_line_error(err)
+    assert "--out taken: exists and is not a folder" in err
 
 
 def test_cuda_unavailable_is_one_line(capsys, monkeypatch):
