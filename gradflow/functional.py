@@ -19,9 +19,11 @@ from gradflow.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from gradflow.ops.matmul import linear
 from gradflow.ops.normalization import batch_norm, layer_norm
@@ -30,4 +32,5 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
     "logsumexp", "linear", "dropout", "batch_norm", "layer_norm", "mse_loss", "l1_loss",
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "smooth_l1_loss", "huber_loss",
 ]

@@ -1,4 +1,5 @@
-"""Loss kernels: fused softmax-cross-entropy, BCE with logits, squared error.
+"""Loss kernels: fused softmax-cross-entropy, BCE (on probabilities and on logits), squared
+error.
 
 Cross-entropy with target distribution q over C classes (one-hot for class indices, mixed with the
 uniform distribution by label smoothing ε: q' = (1 − ε) q + ε/C):
@@ -17,6 +18,13 @@ from gradflow.kernels.activation import log_softmax, sigmoid
 def index_range(xp, target):
     """``[min, max]`` of a non-empty index array, as one array (one host read for both)."""
     return xp.stack((target.min(), target.max()))
+
+
+@kernel
+def value_bounds(xp, *arrays):
+    """``[min a, max a, min b, max b, ...]`` of non-empty arrays, as one array (one host read);
+    NaN where an array holds a NaN."""
+    return xp.stack([f(a) for a in arrays for f in (xp.min, xp.max)])
 
 
 @kernel
@@ -76,6 +84,39 @@ def bce_with_logits_backward(xp, g, z, t, need_z=True, need_t=False):
         gt = xp.multiply(z, g)
         xp.negative(gt, out=gt)
     return gz, gt
+
+
+BCE_EPS = 9.999999960041972e-13  # PyTorch's EPSILON of the BCE gradient: 1e-12 as a float32
+
+
+def _logs(xp, p, floor):
+    """(log p, log(1 − p)) with ``floor`` where the log would be −inf (no warning at 0 or 1)."""
+    pos, below = p > 0, p < 1
+    log_p = xp.where(pos, xp.log(xp.where(pos, p, 1)), floor)
+    log_q = xp.where(below, xp.log1p(-xp.where(below, p, 0)), floor)
+    return log_p, log_q
+
+
+@kernel
+def binary_cross_entropy(xp, p, t):
+    """−(t max(log p, −100) + (1 − t) max(log(1 − p), −100)) elementwise (PyTorch's clamp)."""
+    log_p, log_q = _logs(xp, p, -100)
+    return -(t * xp.maximum(log_p, -100) + (1 - t) * xp.maximum(log_q, -100))
+
+
+@kernel
+def binary_cross_entropy_backward(xp, g, p, t, need_p=True, need_t=False):
+    """(dℓ/dp, dℓ/dt) = ((p − t) / max(p (1 − p), ε) · g, (log(1 − p) − log p) · g), as
+    PyTorch (the first finite at p ∈ {0, 1}, the second ±inf there)."""
+    gp = gt = None
+    if need_p:
+        gp = xp.subtract(p, t)
+        gp /= xp.maximum(p * (1 - p), BCE_EPS)
+        gp *= g
+    if need_t:
+        log_p, log_q = _logs(xp, p, -float("inf"))
+        gt = (log_q - log_p) * g
+    return gp, gt
 
 
 @kernel

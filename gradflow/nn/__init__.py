@@ -14,9 +14,11 @@ from gradflow.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    HuberLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from gradflow.nn.module import IncompatibleKeys, Module
 from gradflow.nn.normalization import BatchNorm1d, LayerNorm
@@ -26,5 +28,5 @@ __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Linear", "Identity",
     "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
-    "BCEWithLogitsLoss", "init", "utils", "functional",
+    "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",
 ]
