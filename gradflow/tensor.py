@@ -516,6 +516,9 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src`` (broadcast, cast to this dtype, same device) into this tensor in place;
         differentiable as ``self[...] = src``."""
+        if src is None:
+            raise TypeError("copy_(): argument 'src' must be a Tensor, an array or a number, "
+                            "got None")
         _setitem(self, Ellipsis, src)
         return self
 
@@ -966,6 +969,10 @@ def _check_inplace_result(self: Tensor, result: Tensor) -> None:
 
 
 def _compare(a: Tensor, b, name: str) -> Tensor:
+    if b is None:  # as PyTorch: t == None is False, t != None True, t < None a TypeError
+        if name in ("__eq__", "__ne__"):
+            return name == "__ne__"
+        raise TypeError(f"'{name.strip('_')}' is not supported between a Tensor and None")
     other = b.array if isinstance(b, Tensor) else b
     if isinstance(b, Tensor) and b._backend is not a._backend:
         raise RuntimeError(f"comparison {name}: tensors on different devices ({a.device} and "

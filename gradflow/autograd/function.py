@@ -208,6 +208,8 @@ class Function:
             else:
                 append(a)
         if backend is None:
+            if args and args[0] is None:
+                raise TypeError(f"{cls.__name__}: argument 'input' must be a Tensor, got None")
             from gradflow.backends import cpu_backend
 
             backend = cpu_backend

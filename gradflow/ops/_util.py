@@ -15,12 +15,26 @@ def is_scalar(x) -> bool:
     return x.__class__ in _PY_SCALARS or isinstance(x, numbers.Number)
 
 
+def tensor_arg(x, op: str, name: str = "input"):
+    """``x`` if it is a Tensor, else a TypeError naming the op and the argument (PyTorch's
+    wording): ``None`` where a tensor belongs fails here, not as an AttributeError inside."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def operand_arg(x, op: str, name: str):
+    """A binary op's operand: None is a TypeError naming the argument (numbers and arrays pass)."""
+    if x is None:
+        raise TypeError(f"{op}(): argument '{name}' must be a Tensor or a number, got None")
+    return x
+
+
 def as_float(a, op: str):
     """``a`` itself, or for an integer/bool Tensor its float32 copy: PyTorch's float functions
     (exp, log, sqrt, sigmoid...) of integer tensors give the default float dtype. A non-Tensor
     is a TypeError naming ``op``."""
-    if not isinstance(a, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(a).__name__}")
+    tensor_arg(a, op)
     if a.array.dtype.kind in "biu":
         from gradflow.dtypes import DEFAULT_FLOAT
 

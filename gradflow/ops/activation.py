@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_float, keepdims_shape, norm_axes
+from gradflow.ops._util import as_float, keepdims_shape, norm_axes, tensor_arg
 from gradflow.ops.composite import composite_vjp
 from gradflow.ops.math import erf, exp, where
 from gradflow.ops.shape import reshape
@@ -171,11 +171,11 @@ class LogSumExp(Function):
 
 
 def relu(x: Tensor) -> Tensor:
-    return Relu.apply(x)
+    return Relu.apply(tensor_arg(x, "relu"))
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyRelu.apply(x, float(negative_slope))
+    return LeakyRelu.apply(tensor_arg(x, "leaky_relu"), float(negative_slope))
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -189,14 +189,15 @@ def tanh(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Gelu.apply(x, approximate)
+    return Gelu.apply(tensor_arg(x, "gelu"), approximate)
 
 
 def softplus(x: Tensor) -> Tensor:
-    return Softplus.apply(x)
+    return Softplus.apply(tensor_arg(x, "softplus"))
 
 
 def _one_axis(x: Tensor, axis, op: str) -> int:
+    tensor_arg(x, op)
     if not isinstance(axis, int):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     return norm_axes(axis, x.ndim, op)[0]
@@ -225,6 +226,7 @@ def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
               keepdims: bool | None = None) -> Tensor:
     """log Σ exp(x) over ``dim`` (every dimension when None), with the max subtracted."""
+    tensor_arg(x, "logsumexp")
     dim = _dim_or_axis(dim, axis, "logsumexp")
     keep = keepdim if keepdims is None else keepdims
     return LogSumExp.apply(x, norm_axes(dim, x.ndim, "logsumexp"), bool(keep))

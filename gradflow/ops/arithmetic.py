@@ -10,7 +10,7 @@ import math
 
 from gradflow.autograd.function import Function
 from gradflow.dtypes import DEFAULT_FLOAT
-from gradflow.ops._util import as_operand, is_scalar
+from gradflow.ops._util import as_operand, is_scalar, operand_arg, tensor_arg
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor
 
@@ -230,8 +230,8 @@ class Pow(_Binary):
 
 
 def _prepare(a, b, op: str):
-    a = as_operand(a)
-    b = as_operand(b)
+    a = as_operand(operand_arg(a, op, "input"))
+    b = as_operand(operand_arg(b, op, "other"))
     ta = isinstance(a, Tensor)
     tb = isinstance(b, Tensor)
     if not ta and not tb:
@@ -271,7 +271,7 @@ def div(a, b) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
-    return Neg.apply(a)
+    return Neg.apply(tensor_arg(a, "neg"))
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the op's name

@@ -12,6 +12,8 @@ from gradflow.tensor import Tensor
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) (training only)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"dropout(): argument 'input' must be a Tensor, got {type(x).__name__}")
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p} (p is the probability of "
                          "dropping an element)")

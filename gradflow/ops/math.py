@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_float, as_operand
+from gradflow.ops._util import as_float, as_operand, operand_arg, tensor_arg
 from gradflow.ops.arithmetic import _Binary, operands
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor
@@ -175,7 +175,7 @@ def sqrt(a: Tensor) -> Tensor:
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
-    return Abs.apply(a)
+    return Abs.apply(tensor_arg(a, "abs"))
 
 
 def sin(a: Tensor) -> Tensor:
@@ -192,6 +192,7 @@ def erf(a: Tensor) -> Tensor:
 
 
 def clip(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    tensor_arg(a, "clip")
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     if isinstance(min, Tensor):
@@ -202,16 +203,20 @@ def clip(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
 
 
 def maximum(a, b) -> Tensor:
-    return Maximum.apply(as_operand(a), as_operand(b))
+    return Maximum.apply(as_operand(operand_arg(a, "maximum", "input")),
+                         as_operand(operand_arg(b, "maximum", "other")))
 
 
 def minimum(a, b) -> Tensor:
-    return Minimum.apply(as_operand(a), as_operand(b))
+    return Minimum.apply(as_operand(operand_arg(a, "minimum", "input")),
+                         as_operand(operand_arg(b, "minimum", "other")))
 
 
 def where(cond, a, b) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast); gradients flow to ``a`` and ``b``."""
-    a, b = as_operand(a), as_operand(b)
+    operand_arg(cond, "where", "condition")
+    a = as_operand(operand_arg(a, "where", "input"))
+    b = as_operand(operand_arg(b, "where", "other"))
     if isinstance(cond, Tensor):
         cond = cond.array
     return Where.apply(cond, a, b)

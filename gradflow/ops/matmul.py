@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_operand
+from gradflow.ops._util import as_operand, operand_arg, tensor_arg
 from gradflow.ops.shape import reshape, sum_to, swapaxes, unsqueeze
 from gradflow.tensor import Tensor
 
@@ -94,7 +94,8 @@ def _check_matmul(a: Tensor, b: Tensor) -> None:
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules (1-D operands are promoted and the axis removed)."""
-    a, b = as_operand(a), as_operand(b)
+    a = as_operand(operand_arg(a, "matmul", "input"))
+    b = as_operand(operand_arg(b, "matmul", "other"))
     if not isinstance(a, Tensor):
         a = Tensor.wrap(b._backend.asarray(a), b._backend)
     if not isinstance(b, Tensor):
@@ -141,6 +142,10 @@ def _require_tensor(x, op: str, name: str) -> None:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; weight has shape ``(out_features, in_features)``."""
+    tensor_arg(x, "linear")
+    tensor_arg(weight, "linear", "weight")
+    if bias is not None:
+        tensor_arg(bias, "linear", "bias")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{weight.shape}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
+from gradflow.ops._util import tensor_arg
 from gradflow.ops.composite import composite_vjp
 from gradflow.ops.math import sqrt
 from gradflow.ops.shape import reshape
@@ -89,6 +90,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     Training: normalize with the batch mean and biased variance, and update the running
     statistics in place (running variance unbiased, as PyTorch). Eval: use the running ones.
     """
+    tensor_arg(x, "batch_norm")
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected a (N, C) or (N, C, L) input, got shape {x.shape}")
     c = x.shape[1]
@@ -125,6 +127,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` axes of each example."""
+    tensor_arg(x, "layer_norm")
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)

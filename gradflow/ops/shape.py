@@ -9,7 +9,7 @@ gradient.
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import norm_axes
+from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.tensor import Tensor
 
 
@@ -189,6 +189,7 @@ class Stack(Concatenate):
 
 
 def reshape(a: Tensor, shape) -> Tensor:
+    tensor_arg(a, "reshape")
     shape = tuple(int(s) for s in shape)
     if shape == a.shape:
         return a
@@ -224,9 +225,15 @@ def swapaxes(a: Tensor, i: int, j: int) -> Tensor:
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    tensor_arg(a, "flatten")
     if a.ndim == 0:
+        _dim(start_dim, 0, "flatten")
+        _dim(end_dim, 0, "flatten")
         return reshape(a, (1,))
-    s, e = start_dim % a.ndim, end_dim % a.ndim
+    s, e = _dim(start_dim, a.ndim, "flatten"), _dim(end_dim, a.ndim, "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten() has invalid args: start_dim ({start_dim}) cannot come "
+                           f"after end_dim ({end_dim}) for a tensor of shape {a.shape}")
     n = 1
     for d in a.shape[s:e + 1]:
         n *= d
@@ -273,10 +280,22 @@ def clone(a: Tensor) -> Tensor:
     return Clone.apply(a)
 
 
+def _tensor_list(tensors, op: str) -> list:
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{op}(): argument 'tensors' must be a tuple or list of Tensors, got "
+                        f"{type(tensors).__name__}")
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected a Tensor as element {i} of 'tensors', got "
+                            f"{type(t).__name__}")
+    return tensors
+
+
 def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     """The tensors joined along ``dim`` (PyTorch's ``cat``; NumPy's ``axis=`` too)."""
     axis = dim if axis is None else axis
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise ValueError("concatenate: expected a non-empty sequence of tensors")
     if tensors[0].ndim == 0:
@@ -289,7 +308,7 @@ def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
 def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     """The tensors stacked along a new dimension ``dim``."""
     axis = dim if axis is None else axis
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     axis = _dim(axis, tensors[0].ndim + 1, "stack")
