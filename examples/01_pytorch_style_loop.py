@@ -123,12 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     inference_by_hand()
     train_set, test_set = toy_dataset(200, seed=0), toy_dataset(100, seed=1)
-    test = DataLoader(test_set, batch_size=None)
+    test = DataLoader(test_set, batch_size=len(test_set))
     print("stochastic updates: parameters change after every example")
     train({"train": DataLoader(train_set, batch_size=1, shuffle=True, seed=0), "test": test},
           lr=args.lr, epochs=args.epochs, label="stochastic")
     print("full gradient: gradients of all examples are accumulated, then one update")
-    train({"train": DataLoader(train_set, batch_size=None), "test": test},
+    train({"train": DataLoader(train_set, batch_size=len(train_set)), "test": test},
           lr=args.lr * 100, epochs=args.epochs, label="full gradient")
     return 0
 

@@ -84,15 +84,15 @@ def run(name: str, data: tuple[Subset, Subset, Any], epochs: int, seed: int) -> 
     model = mlp(64, HIDDEN, 10, **model_kw)
     train_loader = DataLoader(train_set, batch_size=32, shuffle=True, seed=seed,
                               transform=augment if "augment" in extras else None)
-    val_loader = DataLoader(val_set, batch_size=None)
+    val_loader = DataLoader(val_set, batch_size=len(val_set))
     callbacks = [EarlyStopping(patience=3)] if "early_stopping" in extras else []
     start = time.perf_counter()
     history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
                   train_loader, val_loader, epochs=epochs, callbacks=callbacks, progress=False,
                   **fit_kw)
     seconds = time.perf_counter() - start
-    train_acc = accuracy(model, DataLoader(train_set, batch_size=None))
-    test_acc = accuracy(model, DataLoader(test_set, batch_size=None))
+    train_acc = accuracy(model, DataLoader(train_set, batch_size=len(train_set)))
+    test_acc = accuracy(model, DataLoader(test_set, batch_size=len(test_set)))
     return {"name": name, "train": train_acc, "val": max(history["val_accuracy"]),
             "test": test_acc, "gap": train_acc - test_acc, "epochs": len(history),
             "time": seconds}

@@ -3,7 +3,7 @@
 The same network (64-64-10, ReLU, plain SGD) is trained for the same number of epochs three
 ways, and only the batch size changes:
 
-- batch (full-gradient) descent: ``DataLoader(batch_size=None)``, one update per epoch from the
+- batch (full-gradient) descent: ``batch_size=len(train_set)``, one update per epoch from the
   gradient averaged over every example;
 - minibatch descent: ``batch_size=32``, one update per 32 examples;
 - stochastic descent: ``batch_size=1``, one update per example.
@@ -55,12 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     train_set, test_set = load_digits(test_size=0.2, seed=args.seed)
-    test_loader = DataLoader(test_set, batch_size=None)
+    test_loader = DataLoader(test_set, batch_size=len(test_set))
     results = []
     for name, batch_size, lr in REGIMES:
         gf.manual_seed(args.seed)  # the same initial weights for every regime
         model = mlp(64, [64], 10)
-        loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=args.seed)
+        loader = DataLoader(train_set, batch_size=batch_size or len(train_set), shuffle=True,
+                            seed=args.seed)
         start = time.perf_counter()
         history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=lr),
                       loader, epochs=args.epochs, progress=False)

@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = two_gaussians(n=100, seed=args.seed, targets="signed")
     data = TensorDataset(*(a.astype("float64") for a in data.arrays))
-    loader = DataLoader(data, batch_size=None)  # batch gradient descent: the whole set per step
+    loader = DataLoader(data, batch_size=len(data))  # batch gradient descent: the whole set
     x, t = next(iter(loader))
 
     probe = neuron()

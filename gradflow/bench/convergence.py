@@ -113,8 +113,8 @@ def train_to_target(train_set, base, regime: str, lr: float, target_loss: float,
     model = _model(seed, hidden, device)
     opt = optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader(train_set, batch_size=REGIMES[regime], shuffle=True, seed=seed,
-                        device=device)
+    loader = DataLoader(train_set, batch_size=REGIMES[regime] or len(train_set), shuffle=True,
+                        seed=seed, device=device)
     n = len(train_set)
     every = eval_every or max(1, len(base[1]) // 10)
     clock, examples, updates, next_eval = 0.0, 0, 0, every
