@@ -67,6 +67,13 @@ _X64 = R(6, 4, seed=3)
 
 
 _MASK = R(3, 4, seed=7) > 0
+_W3 = np.array([0.5, 1.5, 2.0])
+_W5 = np.array([0.3, 1.0, 2.0, 0.7, 1.4])
+
+
+def _smooth_l1(d, beta):
+    ad = jnp.abs(d)
+    return jnp.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
 _REPEATED = np.array([0, 2, 0, 0])
 
 # (id, gradflow fn, jax fn, inputs, consts)
@@ -264,6 +271,44 @@ CASES = [
     ("ce_probs_smooth", lambda z, q: F.cross_entropy(z, q, label_smoothing=0.2),
      lambda z, q: -jnp.mean(jnp.sum((0.8 * q + 0.04) * jax.nn.log_softmax(z, 1), 1)),
      [R(4, 5), np.random.default_rng(1).dirichlet(np.ones(5), 4)], ()),
+    ("ce_probs_weight", lambda z, q: F.cross_entropy(z, q, _const(z, _W5), label_smoothing=0.1,
+                                                     reduction="sum"),
+     lambda z, q: -jnp.sum((0.9 * q + 0.02) * _W5 * jax.nn.log_softmax(z, 1)),
+     [R(4, 5), np.random.default_rng(1).dirichlet(np.ones(5), 4)], ()),
+    ("ce_probs_weight_spatial", lambda z, q: F.cross_entropy(z, q, _const(z, _W5)),
+     lambda z, q: -jnp.mean(jnp.sum(q * _W5[:, None] * jax.nn.log_softmax(z, 1), 1)),
+     [R(2, 5, 3), np.ascontiguousarray(
+         np.moveaxis(np.random.default_rng(2).dirichlet(np.ones(5), (2, 3)), -1, 1))], ()),
+    ("ce_probs_unbatched", F.cross_entropy,
+     lambda z, q: -jnp.sum(q * jax.nn.log_softmax(z)), [R(5), np.full(5, 0.2)], ()),
+    ("mse_weight", lambda a, b, w: F.mse_loss(a, b, weight=w),
+     lambda a, b, w: jnp.sum((a - b) ** 2 * w) / jnp.sum(w),
+     [R(4, 3), R(4, 3, seed=1), R(4, 3, lo=0.2, hi=2, seed=2)], ()),
+    ("l1_weight_sum", lambda a, b, w: F.l1_loss(a, b, reduction="sum", weight=w),
+     lambda a, b, w: jnp.sum(jnp.abs(a - b) * w),
+     [R(4, 3), R(4, 3, seed=1), R(4, 3, lo=0.2, hi=2, seed=2)], ()),
+    ("smooth_l1", lambda a, b: F.smooth_l1_loss(a, b, beta=0.5),
+     lambda a, b: jnp.mean(_smooth_l1(a - b, 0.5)), [R(5, 4) * 2, R(5, 4, seed=1)], ()),
+    ("smooth_l1_beta0_none", lambda a, b: F.smooth_l1_loss(a, b, reduction="none", beta=0.0),
+     lambda a, b: jnp.abs(a - b), [R(5, 4), R(5, 4, seed=1)], ()),
+    ("huber_sum", lambda a, b: F.huber_loss(a, b, "sum", 1.5),
+     lambda a, b: jnp.sum(1.5 * _smooth_l1(a - b, 1.5)), [R(5, 4) * 2, R(5, 4, seed=1)], ()),
+    ("huber_weight", lambda a, b, w: F.huber_loss(a, b, delta=0.7, weight=w),
+     lambda a, b, w: jnp.mean(0.7 * _smooth_l1(a - b, 0.7) * w),
+     [R(5, 4) * 2, R(5, 4, seed=1), R(5, 4, lo=0.2, hi=2, seed=2)], ()),
+    ("bce_weight", lambda p, t: F.binary_cross_entropy(p, t, _const(p, _W3), reduction="sum"),
+     lambda p, t: -jnp.sum(_W3 * (t * jnp.log(p) + (1 - t) * jnp.log(1 - p))),
+     [R(4, 3, lo=0.05, hi=0.95), R(4, 3, lo=0, hi=1, seed=2)], ()),
+    ("bce_logits_pos_weight", lambda z, t: F.binary_cross_entropy_with_logits(
+        z, t, _const(z, _W3), pos_weight=_const(z, _W3[::-1] * 2)),
+     lambda z, t: jnp.mean(_W3 * ((1 - t) * z + (1 + (_W3[::-1] * 2 - 1) * t)
+                                  * jax.nn.softplus(-z))),
+     [R(4, 3) * 3, R(4, 3, lo=0, hi=1, seed=2)], ()),
+    ("bce_logits_pos_weight_extreme", lambda z, t: F.binary_cross_entropy_with_logits(
+        z, t, reduction="none", pos_weight=_const(z, np.array([0.5, 2.0, 3.0]))),
+     lambda z, t: (1 - t) * z + (1 + np.array([-0.5, 1.0, 2.0]) * t) * jax.nn.softplus(-z),
+     [np.array([[-1000.0, 30, 0.5], [1000.0, -30, 2.0]]), np.array([[1.0, 0, 1], [0, 1, 0.5]])],
+     ()),
 ]
 
 
@@ -273,6 +318,34 @@ def _ce_indices(z, target, smoothing=0.0, reduction="mean"):
     q = jax.nn.one_hot(target, c, axis=1) * (1 - smoothing) + smoothing / c
     loss = -jnp.sum(q * logp, 1)
     return {"mean": jnp.mean, "sum": jnp.sum, "none": lambda a: a}[reduction](loss)
+
+
+def _ce_weighted(z, t, w=None, ignore_index=-100, smoothing=0.0, reduction="mean"):
+    """PyTorch's index-target cross-entropy with weight, ignore_index and label smoothing."""
+    c = z.shape[1]
+    w = jnp.ones(c) if w is None else jnp.asarray(w)
+    logp = jax.nn.log_softmax(z, 1)
+    valid = t != ignore_index
+    safe = jnp.where(valid, t, 0)
+    nll = -jnp.sum(jax.nn.one_hot(safe, c, axis=1) * logp, 1) * w[safe]
+    smooth = -jnp.sum(logp * w.reshape((1, c) + (1,) * (z.ndim - 2)), 1)
+    loss = jnp.where(valid, (1 - smoothing) * nll + smoothing / c * smooth, 0.0)
+    if reduction == "mean":
+        return jnp.sum(loss) / jnp.sum(jnp.where(valid, w[safe], 0.0))
+    return {"sum": jnp.sum, "none": lambda a: a}[reduction](loss)
+
+
+def _nll_weighted(lp, t, w=None, ignore_index=-100, reduction="mean"):
+    """PyTorch's nll_loss with weight and ignore_index."""
+    c = lp.shape[1]
+    w = jnp.ones(c) if w is None else jnp.asarray(w)
+    valid = t != ignore_index
+    safe = jnp.where(valid, t, 0)
+    picked = jnp.take_along_axis(lp, safe[:, None], 1)[:, 0]
+    loss = jnp.where(valid, -w[safe] * picked, 0.0)
+    if reduction == "mean":
+        return jnp.sum(loss) / jnp.sum(jnp.where(valid, w[safe], 0.0))
+    return {"sum": jnp.sum, "none": lambda a: a}[reduction](loss)
 
 
 INDEX_CASES = [
@@ -289,6 +362,34 @@ INDEX_CASES = [
     ("nll", lambda lp, t: F.nll_loss(lp, t),
      lambda lp, t: -jnp.mean(jnp.take_along_axis(lp, t[:, None], 1)),
      [R(5, 4)], (np.array([0, 3, 1, 1, 2]),)),
+    # weight, ignore_index (present in the target), label smoothing, K-dim, unbatched
+    ("ce_index_weight", lambda z, t: F.cross_entropy(z, t, _const(z, _W5)),
+     lambda z, t: _ce_weighted(z, t, _W5), [R(6, 5)], (np.array([0, 3, 1, 1, 2, 4]),)),
+    ("ce_index_ignore", lambda z, t: F.cross_entropy(z, t),
+     lambda z, t: _ce_weighted(z, t), [R(6, 5)], (np.array([0, -100, 1, 1, -100, 4]),)),
+    ("ce_index_weight_ignore_smooth", lambda z, t: F.cross_entropy(
+        z, t, _const(z, _W5), ignore_index=1, label_smoothing=0.2),
+     lambda z, t: _ce_weighted(z, t, _W5, 1, 0.2), [R(6, 5)], (np.array([0, 3, 1, 1, 2, 4]),)),
+    ("ce_index_ignore_smooth_none", lambda z, t: F.cross_entropy(
+        z, t, ignore_index=3, reduction="none", label_smoothing=0.3),
+     lambda z, t: _ce_weighted(z, t, None, 3, 0.3, "none"), [R(6, 5)],
+     (np.array([0, 3, 1, 1, 2, 4]),)),
+    ("ce_index_spatial_weight_ignore", lambda z, t: F.cross_entropy(
+        z, t, _const(z, _W3), ignore_index=0, label_smoothing=0.1),
+     lambda z, t: _ce_weighted(z, t, _W3, 0, 0.1), [R(2, 3, 4, 2)],
+     (np.array([[[0, 1], [2, 2], [1, 0], [2, 1]], [[1, 1], [0, 2], [2, 2], [1, 0]]]),)),
+    ("ce_index_weight_extreme", lambda z, t: F.cross_entropy(z, t, _const(z, _W3),
+                                                             reduction="sum"),
+     lambda z, t: _ce_weighted(z, t, _W3, reduction="sum"),
+     [np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 9999.0]])], (np.array([1, 2]),)),
+    ("ce_index_unbatched", lambda z, t: F.cross_entropy(z, t, _const(z, _W5),
+                                                        label_smoothing=0.1),
+     lambda z, t: _ce_weighted(z[None], t[None], _W5, smoothing=0.1), [R(5)], (np.array(3),)),
+    ("nll_weight_ignore", lambda lp, t: F.nll_loss(lp, t, _const(lp, _W5), ignore_index=2),
+     lambda lp, t: _nll_weighted(lp, t, _W5, 2), [R(6, 5)], (np.array([0, 3, 2, 1, 2, 4]),)),
+    ("nll_spatial_none", lambda lp, t: F.nll_loss(lp, t, reduction="none"),
+     lambda lp, t: _nll_weighted(lp, t, None, -100, "none"), [R(2, 3, 4)],
+     (np.array([[0, 1, -100, 2], [1, 1, 0, 2]]),)),
 ]
 
 ALL_CASES = CASES + INDEX_CASES
