@@ -6,10 +6,16 @@
 
 from gradflow.nn import functional, init, utils
 from gradflow.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from gradflow.nn.container import ModuleList, Sequential
+from gradflow.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from gradflow.nn.dropout import Dropout
 from gradflow.nn.flatten import Flatten
-from gradflow.nn.linear import Identity, Linear
+from gradflow.nn.linear import Identity, LazyLinear, Linear
 from gradflow.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -22,11 +28,12 @@ from gradflow.nn.loss import (
 )
 from gradflow.nn.module import IncompatibleKeys, Module
 from gradflow.nn.normalization import BatchNorm1d, LayerNorm
-from gradflow.nn.parameter import Parameter
+from gradflow.nn.parameter import Parameter, UninitializedParameter
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Linear", "Identity",
     "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+    "ModuleDict", "ParameterList", "ParameterDict", "LazyLinear", "UninitializedParameter",
     "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",
 ]

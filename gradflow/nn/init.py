@@ -1,8 +1,9 @@
 """Weight initialization, in place, as PyTorch's ``torch.nn.init`` (same fans, gains, bounds).
 
-Every initializer overwrites ``t.array`` in place (the array object is kept, so optimizers and
-views still see it), draws from ``t.backend.rng`` (seeded by ``gf.manual_seed``), records no
-graph, bumps the tensor's version counter and returns ``t``.
+Every initializer overwrites ``t.array`` in place (the tensor and its array object are kept, so
+optimizers and views still see them), records no graph (as under ``no_grad``), bumps the tensor's
+version counter and returns ``t``. The random ones take ``generator=`` (a ``gf.Generator`` on
+``t``'s device) and otherwise draw from the device's default generator (``gf.manual_seed``).
 
 Xavier/Glorot (seed lecture 004): keeps the variance of activations equal across a layer for
 symmetric activations (tanh), Var(w) = gain² · 2 / (fan_in + fan_out).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from gradflow.random import Generator, rng_for
 from gradflow.tensor import Tensor
 
 __all__ = [
@@ -87,22 +89,34 @@ def _check_float(t: Tensor, fn: str) -> None:
                         f"got {t.dtype}")
 
 
-def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill ``t`` with draws from U(a, b)."""
-    _check_float(t, "uniform_")
+def _uniform(t: Tensor, a: float, b: float, generator: Generator | None, fn: str) -> Tensor:
+    _check_float(t, fn)
     if not a <= b:
-        raise ValueError(f"nn.init.uniform_: need a <= b, got a={a}, b={b}")
-    u = t.backend.rng.random(t.shape, dtype=_draw_dtype(t))
+        raise ValueError(f"nn.init.{fn}: need a <= b, got a={a}, b={b}")
+    rng = rng_for(generator, t._backend, f"nn.init.{fn}")
+    u = rng.random(t.array.shape, dtype=_draw_dtype(t))
     return _write(t, u * (b - a) + a)
 
 
-def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill ``t`` with draws from N(mean, std²)."""
-    _check_float(t, "normal_")
-    if std < 0:
-        raise ValueError(f"nn.init.normal_: std must be >= 0, got {std}")
-    z = t.backend.rng.standard_normal(t.shape, dtype=_draw_dtype(t))
+def _normal(t: Tensor, mean: float, std: float, generator: Generator | None, fn: str) -> Tensor:
+    _check_float(t, fn)
+    if not std >= 0:
+        raise ValueError(f"nn.init.{fn}: std must be >= 0, got {std}")
+    rng = rng_for(generator, t._backend, f"nn.init.{fn}")
+    z = rng.standard_normal(t.array.shape, dtype=_draw_dtype(t))
     return _write(t, z * std + mean)
+
+
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with draws from U(a, b)."""
+    return _uniform(t, a, b, generator, "uniform_")
+
+
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with draws from N(mean, std²)."""
+    return _normal(t, mean, std, generator, "normal_")
 
 
 def constant_(t: Tensor, val: float) -> Tensor:
@@ -120,17 +134,18 @@ def ones_(t: Tensor) -> Tensor:
     return constant_(t, 1)
 
 
-def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(t: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot uniform: U(−a, a) with a = gain · √(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(t, -a, a)
+    return _uniform(t, -a, a, generator, "xavier_uniform_")
 
 
-def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(t: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Glorot normal: N(0, σ²) with σ = gain · √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
-    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return _normal(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator,
+                   "xavier_normal_")
 
 
 def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str, fn: str) -> float:
@@ -143,23 +158,26 @@ def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str, fn: str) -> 
 
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "relu") -> Tensor:
+                     nonlinearity: str = "relu",
+                     generator: Generator | None = None) -> Tensor:
     """He uniform: U(−b, b) with b = gain · √(3 / fan), fan = fan_in or fan_out (``mode``).
 
     ``a`` is the negative slope for ``nonlinearity="leaky_relu"`` (gain √(2 / (1 + a²))); at
-    ``a = 0`` this equals ``"relu"`` (gain √2), the default.
+    ``a = 0`` this equals ``"relu"`` (gain √2), the default: the same numbers as PyTorch's
+    default ``"leaky_relu"`` with ``a = 0``; a nonzero ``a`` needs ``nonlinearity="leaky_relu"``.
     """
     if t.numel() == 0:
         return t
     std = _kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_")
     bound = math.sqrt(3.0) * std
-    return uniform_(t, -bound, bound)
+    return _uniform(t, -bound, bound, generator, "kaiming_uniform_")
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "relu") -> Tensor:
+                    nonlinearity: str = "relu",
+                    generator: Generator | None = None) -> Tensor:
     """He normal: N(0, σ²) with σ = gain / √fan (σ² = 2 / fan_in for ReLU, seed lecture 004)."""
     if t.numel() == 0:
         return t
     std = _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_")
-    return normal_(t, 0.0, std)
+    return _normal(t, 0.0, std, generator, "kaiming_normal_")

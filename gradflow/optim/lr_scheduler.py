@@ -25,9 +25,31 @@ def _check_optimizer(cls: str, optimizer: Any) -> None:
                         f"{type(optimizer).__name__}")
 
 
-def _positive_int(cls: str, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{cls}: invalid {key}={value!r}; it must be a positive integer")
+def _positive_int(cls: str, key: str, value: Any, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        rule = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{cls}: invalid {key}={value!r}; it must be {rule}")
+
+
+def _real(cls: str, key: str, value: Any, ok: Callable[[float], bool], rule: str) -> None:
+    """Raise unless ``value`` is a finite real number with ``ok(value)`` (``rule`` says what)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{cls}: {key} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    if not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{cls}: invalid {key}={value!r}; it must be {rule}")
+
+
+def _check_gamma(cls: str, gamma: Any) -> None:
+    _real(cls, "gamma", gamma, lambda g: g > 0, "a finite number > 0 (the lr is multiplied by it)")
+
+
+def _check_last_epoch(cls: str, last_epoch: Any) -> None:
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral):
+        raise TypeError(f"{cls}: last_epoch must be an int, got {last_epoch!r}")
+    if last_epoch < -1:
+        raise ValueError(f"{cls}: invalid last_epoch={last_epoch}; use -1 to start fresh or the "
+                         "index (>= 0) of the last finished epoch to resume")
 
 
 class LRScheduler:
@@ -43,6 +65,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         cls = type(self).__name__
         _check_optimizer(cls, optimizer)
+        _check_last_epoch(cls, last_epoch)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -102,7 +125,9 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1):
+        _check_optimizer("StepLR", optimizer)
         _positive_int("StepLR", "step_size", step_size)
+        _check_gamma("StepLR", gamma)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -118,6 +143,15 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1):
+        _check_optimizer("MultiStepLR", optimizer)
+        try:
+            milestones = list(milestones)
+        except TypeError:
+            raise TypeError(f"MultiStepLR: milestones must be an iterable of epoch indices, got "
+                            f"{type(milestones).__name__}") from None
+        for i, m in enumerate(milestones):
+            _positive_int("MultiStepLR", f"milestones[{i}]", m, low=0)
+        _check_gamma("MultiStepLR", gamma)
         self.milestones = sorted(int(m) for m in milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -133,6 +167,8 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by ``gamma`` every epoch: lr = base·γ^epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        _check_optimizer("ExponentialLR", optimizer)
+        _check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -156,7 +192,9 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1):
+        _check_optimizer("CosineAnnealingLR", optimizer)
         _positive_int("CosineAnnealingLR", "T_max", T_max)
+        _real("CosineAnnealingLR", "eta_min", eta_min, lambda v: v >= 0, "a finite number >= 0")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -232,6 +270,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+        _check_optimizer("LinearLR", optimizer)
+        _real("LinearLR", "start_factor", start_factor, lambda v: True, "in (0, 1]")
+        _real("LinearLR", "end_factor", end_factor, lambda v: True, "in [0, 1]")
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: invalid start_factor={start_factor!r}; it must be in "
                              "(0, 1]")
@@ -273,18 +314,22 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{cls}: invalid threshold_mode={threshold_mode!r}; use 'rel' or "
                              "'abs'")
-        if not factor < 1.0:
-            raise ValueError(f"{cls}: invalid factor={factor!r}; it must be < 1")
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or \
-                patience < 0:
-            raise ValueError(f"{cls}: invalid patience={patience!r}; it must be an integer >= 0")
+        _real(cls, "factor", factor, lambda v: 0 <= v < 1, "< 1 and >= 0 (the lr is multiplied "
+              "by it)")
+        _positive_int(cls, "patience", patience, low=0)
+        _real(cls, "threshold", threshold, lambda v: v >= 0, "a finite number >= 0")
+        _positive_int(cls, "cooldown", cooldown, low=0)
+        _real(cls, "eps", eps, lambda v: v >= 0, "a finite number >= 0")
         n = len(optimizer.param_groups)
         if isinstance(min_lr, list | tuple):
             if len(min_lr) != n:
                 raise ValueError(f"{cls}: got {len(min_lr)} min_lr values for {n} param groups")
+            for i, v in enumerate(min_lr):
+                _real(cls, f"min_lr[{i}]", v, lambda v: v >= 0, "a finite number >= 0")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
+            _real(cls, "min_lr", min_lr, lambda v: v >= 0, "a finite number >= 0")
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * n
         self.optimizer = optimizer

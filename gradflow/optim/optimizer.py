@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -249,11 +250,18 @@ def _load_value(name: str, value: Any, p: Tensor, index: Any, key: str) -> Any:
 
 def check_number(opt: Optimizer, key: str, value: Any, where: str, high: float | None = None,
                  closed: bool = False) -> None:
-    """Raise unless ``value`` (hyperparameter ``key``) is a real number in ``[0, high)``
-    (``[0, high]`` if ``closed``; ``[0, inf)`` without ``high``)."""
+    """Raise unless ``value`` (hyperparameter ``key``) is a finite real number in ``[0, high)``
+    (``[0, high]`` if ``closed``; ``[0, inf)`` without ``high``).
+
+    PyTorch accepts ``lr=inf`` or ``weight_decay=inf`` (and some optimizers ``nan``) silently and
+    then fills the parameters with NaN; here any non-finite value is a ``ValueError``.
+    """
     name = type(opt).__name__
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {key} must be a real number, got {value!r}{where}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: invalid {key}={value!r}{where}; it must be a finite number "
+                         "(NaN and inf would turn every parameter into NaN)")
     if high is None:
         ok, rule = value >= 0, "it must be >= 0"
     elif closed:

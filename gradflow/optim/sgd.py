@@ -22,15 +22,15 @@ class SGD(Optimizer):
 
     Args:
         params: Tensors or parameter-group dicts.
-        lr: learning rate (>= 0).
+        lr: learning rate (>= 0; PyTorch's default 1e-3).
         momentum: momentum factor (>= 0).
-        dampening: dampening of the momentum.
+        dampening: dampening of the momentum, in [0, 1].
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         weight_decay: L2 penalty (>= 0), added to the gradient.
         maximize: ascend the objective instead of descending it.
     """
 
-    def __init__(self, params: ParamsT, lr: float, momentum: float = 0.0,
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
                  *, maximize: bool = False):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
@@ -40,6 +40,7 @@ class SGD(Optimizer):
     def _validate(self, group: dict[str, Any], where: str) -> None:
         check_number(self, "lr", group["lr"], where)
         check_number(self, "momentum", group["momentum"], where)
+        check_number(self, "dampening", group["dampening"], where, high=1.0, closed=True)
         check_number(self, "weight_decay", group["weight_decay"], where)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening=0, got "

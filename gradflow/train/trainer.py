@@ -99,6 +99,14 @@ class Trainer:
         if scheduler is not None and not callable(getattr(scheduler, "step", None)):
             raise TypeError(f"fit: scheduler must have a step() method (an "
                             f"optim.lr_scheduler object), got {type(scheduler).__name__}")
+        sched_opt = getattr(scheduler, "optimizer", None)
+        if scheduler is not None and sched_opt is not None and sched_opt is not optimizer:
+            raise ValueError(f"fit: the scheduler ({type(scheduler).__name__}) was built on "
+                             f"another optimizer ({type(sched_opt).__name__} at "
+                             f"{id(sched_opt):#x}) than the one fit steps "
+                             f"({type(optimizer).__name__} at {id(optimizer):#x}), so it would "
+                             "change learning rates that are never used; build it on the "
+                             "optimizer passed to fit")
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
         self.max_iters = _check_optional("max_iters", max_iters, integer=True)
@@ -383,7 +391,8 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_loader: Iterabl
         train_loader, val_loader: re-iterable sources of ``(inputs..., target)`` batches
             (DataLoaders; their ``state_dict`` goes into checkpoints).
         epochs: total epochs (positive int).
-        scheduler: an ``optim.lr_scheduler`` object, stepped once per epoch.
+        scheduler: an ``optim.lr_scheduler`` object built on ``optimizer`` (another one is a
+            ``ValueError``), stepped once per epoch.
         callbacks: ``Callback`` instances (``ModelCheckpoint`` runs after the others).
         device: move the model (in place) and every batch there; ``None``: the model's device.
         metrics: ``("accuracy",)`` or ``()``.

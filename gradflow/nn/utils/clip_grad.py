@@ -23,6 +23,27 @@ def _with_grads(parameters: Params) -> list[Tensor]:
     return [p for p in parameters if p.grad is not None]
 
 
+def _number(fn: str, key: str, value, how: str) -> float:
+    """``float(value)`` or an error naming ``fn`` and ``key``; NaN is refused."""
+    if isinstance(value, bool):
+        raise TypeError(f"{fn}: {key} must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{fn}: {key} must be a number ({how}), got {value!r}") from None
+    if math.isnan(out):
+        raise ValueError(f"{fn}: {key} is NaN; pass a number ({how})")
+    return out
+
+
+def _writable(g: Tensor):
+    """``g``'s array, replaced by a writable copy (same Tensor object) if it is read-only (for
+    instance a broadcast view), so that clipping always updates ``p.grad`` in place."""
+    if not getattr(g.array.flags, "writeable", True):
+        g.array = g.array.copy()
+    return g.array
+
+
 def _norm(xp, g, norm_type: float):
     """‖g‖_p of the flattened array as a 0-d array on g's device (‖·‖_∞ = max |g|)."""
     if g.size == 0:
@@ -53,14 +74,21 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
 
     Raises:
         RuntimeError: the total norm is NaN or inf and ``error_if_nonfinite`` is True.
-        ValueError: ``max_norm`` < 0 or ``norm_type`` ≤ 0.
+        ValueError: ``max_norm`` < 0 or NaN, or ``norm_type`` ≤ 0 or NaN (PyTorch accepts these
+            and returns NaN or meaningless norms). ``max_norm=inf`` is allowed: nothing is
+            scaled and the total norm is returned (the usual way to measure it).
+        TypeError: ``max_norm`` or ``norm_type`` is not a number.
     """
-    max_norm = float(max_norm)
-    norm_type = float(norm_type)
+    fn = "clip_grad_norm_"
+    max_norm = _number(fn, "max_norm", max_norm, ">= 0; inf only measures the norm")
+    norm_type = _number(fn, "norm_type", norm_type, "> 0, or inf for the largest |g|")
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+    if not isinstance(error_if_nonfinite, bool):
+        raise TypeError(f"clip_grad_norm_: error_if_nonfinite must be a bool, got "
+                        f"{error_if_nonfinite!r}")
     params = _with_grads(parameters)
     if not params:
         from gradflow.creation import tensor
@@ -88,19 +116,24 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
     for p in params:
         g = p.grad
         c = coef if g._backend is first else g._backend.from_host(first.to_host(coef))
-        g.array *= c.astype(g.dtype)
+        _writable(g)[...] *= c.astype(g.dtype)
         g.increment_version()
     return Tensor.wrap(xp.asarray(total), first)
 
 
 def clip_grad_value_(parameters: Params, clip_value: float) -> None:
-    """Clamp every gradient element into [−clip_value, clip_value], in place."""
-    clip_value = float(clip_value)
+    """Clamp every gradient element into [−clip_value, clip_value], in place.
+
+    ``clip_value`` must be >= 0 (``inf`` leaves the gradients alone); a negative or NaN value is a
+    ``ValueError`` (PyTorch would fill the gradients with it).
+    """
+    clip_value = _number("clip_grad_value_", "clip_value", clip_value, ">= 0")
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _with_grads(parameters):
         g = p.grad
-        g._backend.xp.clip(g.array, -clip_value, clip_value, out=g.array)
+        a = _writable(g)
+        g._backend.xp.clip(a, -clip_value, clip_value, out=a)
         g.increment_version()
 
 
@@ -119,8 +152,8 @@ def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-
     so afterwards ‖g‖ / ‖w‖* ≤ λ: a step can change a weight by at most a fixed fraction of it.
     The decision is made on the device (no host sync).
     """
-    clip_factor = float(clip_factor)
-    eps = float(eps)
+    clip_factor = _number("clip_grad_adaptive_", "clip_factor", clip_factor, "> 0")
+    eps = _number("clip_grad_adaptive_", "eps", eps, "> 0")
     if not clip_factor > 0:
         raise ValueError(f"clip_grad_adaptive_: clip_factor must be > 0, got {clip_factor}")
     if not eps > 0:
@@ -133,5 +166,5 @@ def clip_grad_adaptive_(parameters: Params, clip_factor: float, eps: float = 1e-
         limit = clip_factor * w_norm
         tiny = float(np.finfo(g.dtype).tiny)
         scale = xp.where(g_norm > limit, limit / xp.maximum(g_norm, tiny), 1.0)
-        g.array *= scale.astype(g.dtype)
+        _writable(g)[...] *= scale.astype(g.dtype)
         g.increment_version()
