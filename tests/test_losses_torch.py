@@ -396,6 +396,10 @@ def test_wrong_shapes_name_both():
     with pytest.raises(ValueError, match=r"Target size \(4,\) must be the same as input size "
                        r"\(4, 1\)"):
         F.binary_cross_entropy_with_logits(gf.zeros(4, 1), gf.zeros(4))
+    with pytest.raises(RuntimeError, match=r"unbatched input of shape \(4,\) the target must be "
+                       r"a class index of shape \(\) or class probabilities of shape \(4,\), "
+                       r"got shape \(1,\)"):
+        F.cross_entropy(gf.zeros(4), gf.tensor([1]))
     with pytest.raises(ValueError, match="Weights and input must have the same size"):
         F.mse_loss(gf.zeros(3), gf.zeros(3), weight=gf.ones(2))
 

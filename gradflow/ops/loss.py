@@ -289,6 +289,14 @@ def _class_input(x: Tensor, op: str) -> None:
                                 f"got {x.shape}")
 
 
+def _unbatched_target(x: Tensor, target: Tensor, op: str, probabilities: bool = True) -> None:
+    if target.shape != () and not (probabilities and target.shape == x.shape):
+        also = f" or class probabilities of shape {x.shape}" if probabilities else ""
+        raise LossArgumentError(f"{op}: for an unbatched input of shape {x.shape} the target "
+                                f"must be a class index of shape (){also}, got shape "
+                                f"{target.shape}; add a batch axis to both for (N, C)")
+
+
 def _index_dtype(x: Tensor, target: Tensor, op: str) -> None:
     if target.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected scalar type Long for class-index targets, got "
@@ -366,8 +374,7 @@ def _weighted_nll(logp: Tensor, target, valid, weight: Tensor | None, smoothing:
         elem = picked * Tensor.wrap(-wy, backend)
         coef = wy if valid is None else xp.where(valid, wy, 0)
     if smoothing:
-        w_all = logp if weight is None else logp * reshape(
-            weight.detach(), (1, c) + (1,) * (logp.ndim - 2))
+        w_all = logp if weight is None else logp * reshape(weight, (1, c) + (1,) * (logp.ndim - 2))
         elem = elem * (1 - smoothing) - w_all.sum(1) * (smoothing / c)
     if valid is not None:
         elem = where(valid, elem, 0.0)
@@ -424,6 +431,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     target = _as_tensor_like(target, x, op)
     _class_input(x, op)
     if x.ndim == 1:
+        _unbatched_target(x, target, op)
         out = cross_entropy(reshape(x, (1,) + x.shape), reshape(target, (1,) + target.shape),
                             weight, None, ignore_index, None, reduction, label_smoothing)
         return reshape(out, ()) if reduction == "none" else out
@@ -454,6 +462,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A00
     target = _as_tensor_like(target, x, op)
     _class_input(x, op)
     if x.ndim == 1:
+        _unbatched_target(x, target, op, probabilities=False)
         out = nll_loss(reshape(x, (1,) + x.shape), reshape(target, (1,) + target.shape), weight,
                        None, ignore_index, None, reduction)
         return reshape(out, ()) if reduction == "none" else out

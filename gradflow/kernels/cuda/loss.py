@@ -4,7 +4,10 @@ Forward (one kernel): per row the online (max, Σ e^{x−m}) pair, then log p = 
 written while Σ log p is accumulated (for label smoothing ε), and the row's loss
 ℓ = −(1 − ε) log p_y − (ε/C) Σ_c log p_c (a target outside [0, C) gives NaN, never a stray read).
 Backward (one elementwise kernel): dℓ/dz = (e^{log p} − ε/C − (1 − ε)[c = y]) · g.
-Other shapes ((N, C, d...)), layouts and dtypes use the generic kernels.
+Other shapes ((N, C, d...)), layouts and dtypes use the generic kernels. The caller
+(gradflow.ops.loss) checks every target against [0, C) first and sends class weights, targets
+equal to ``ignore_index`` and probability targets to the composed path, so these kernels see
+only the fused case: every target a class, no weight.
 """
 
 from __future__ import annotations
