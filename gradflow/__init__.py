@@ -116,10 +116,10 @@ from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) i
 from gradflow.ops.shape import cat, concat, concatenate, stack
 from gradflow.sampling import bernoulli, multinomial, normal
 
-from gradflow.io import load, save
+from gradflow.io import CheckpointError, CorruptCheckpointError, load, save
 
 # Subpackages most programs use, reachable as gf.nn, gf.optim, ... (imported after the core).
-from gradflow import functional, nn, optim, data  # noqa: E402, I001
+from gradflow import functional, nn, optim, data, utils  # noqa: E402, I001
 
 __version__ = "0.1.0"
 
@@ -141,4 +141,5 @@ __all__ = [
     "set_rng_state", "bfloat16", "bool", "cdouble", "cfloat", "complex64", "complex128",
     "double", "float", "half", "int", "int8", "int16", "long", "short", "get_default_dtype",
     "functional", "nn", "optim", "data", "prod", "bernoulli", "multinomial", "normal",
+    "utils", "CheckpointError", "CorruptCheckpointError",
 ]

@@ -67,3 +67,18 @@ def test_flatten_dims_are_checked_not_wrapped():
     with pytest.raises(RuntimeError, match="start_dim"):
         gf.ones(2, 3, 4).flatten(2, 1)
     assert gf.ones(2, 3, 4).flatten(-2).shape == (2, 12)
+
+
+def test_products_do_not_promote_dtypes_as_torch():
+    torch = pytest.importorskip("torch")
+    a32, b64 = gf.ones(2, 3), gf.ones(3, 2, dtype=gf.float64)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        torch.ones(2, 3) @ torch.ones(3, 2, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="matmul: expected input and other to have the same "
+                                           "dtype, got float32 and float64"):
+        a32 @ b64
+    with pytest.raises(RuntimeError, match="linear: expected input and weight"):
+        F.linear(gf.ones(2, 2, dtype=gf.float64), gf.ones(3, 2))
+    with pytest.raises(RuntimeError, match="linear: expected input and bias"):
+        F.linear(gf.ones(2, 2), gf.ones(3, 2), gf.zeros(3, dtype=gf.float64))
+    assert (a32 * b64.T).dtype == gf.float64  # elementwise ops promote, as torch

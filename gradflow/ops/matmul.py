@@ -74,7 +74,18 @@ class Linear(Function):
         return gx, gw, gb
 
 
+def _same_dtype(op: str, **tensors: Tensor) -> None:
+    """PyTorch's products never promote: float32 @ float64 is an error, not a float64 result."""
+    (n0, t0), *rest = tensors.items()
+    for name, t in rest:
+        if t.dtype != t0.dtype:
+            raise RuntimeError(f"{op}: expected {n0} and {name} to have the same dtype, got "
+                               f"{t0.dtype} and {t.dtype}; convert one (e.g. .float() or "
+                               f".to(dtype={str(t0.dtype)!r}))")
+
+
 def _check_matmul(a: Tensor, b: Tensor) -> None:
+    _same_dtype("matmul", input=a, other=b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} "
                          f"and {b.shape}; use * for scalars")
@@ -146,6 +157,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     tensor_arg(weight, "linear", "weight")
     if bias is not None:
         tensor_arg(bias, "linear", "bias")
+        _same_dtype("linear", input=x, weight=weight, bias=bias)
+    else:
+        _same_dtype("linear", input=x, weight=weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{weight.shape}")

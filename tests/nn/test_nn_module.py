@@ -102,7 +102,7 @@ def test_state_dict_values_are_detached_and_share_memory():
 def test_state_dict_round_trip_copies_in_place(rng):
     a, b = Net(), Net()
     a.train()
-    x = gf.tensor(rng.standard_normal((6, 3)))
+    x = gf.tensor(rng.standard_normal((6, 3))).float()
     a(x)  # move the running statistics
     arrays = {n: t.array for n, t in b.state_dict().items()}
     snapshot = {k: v.numpy().copy() for k, v in a.state_dict().items()}
