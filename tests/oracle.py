@@ -235,9 +235,12 @@ def check_op(gf_fn: Callable, jax_fn: Callable, inputs: Sequence[np.ndarray], *,
 
 def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central finite differences of a scalar function, float64."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
+    # C order, so that the flat views below are views (a transposed input would make reshape
+    # copy, and the perturbations and gradients would be written into the copies)
+    x = np.array(x, dtype=np.float64, order="C")
+    g = np.zeros(x.shape)
     flat, gflat = x.reshape(-1), g.reshape(-1)
+    assert np.shares_memory(flat, x) and np.shares_memory(gflat, g)
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
