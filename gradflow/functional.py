@@ -27,10 +27,11 @@ from gradflow.ops.loss import (
 )
 from gradflow.ops.matmul import linear
 from gradflow.ops.normalization import batch_norm, layer_norm
+from gradflow.ops.padding import pad
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
     "logsumexp", "linear", "dropout", "batch_norm", "layer_norm", "mse_loss", "l1_loss",
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad",
     "smooth_l1_loss", "huber_loss",
 ]
