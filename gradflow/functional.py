@@ -14,7 +14,7 @@ from gradflow.ops.activation import (
     softplus,
     tanh,
 )
-from gradflow.ops.dropout import dropout
+from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from gradflow.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -32,6 +32,7 @@ from gradflow.ops.padding import pad
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
     "logsumexp", "linear", "dropout", "batch_norm", "layer_norm", "mse_loss", "l1_loss",
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad",
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "pad", "dropout1d", "dropout2d", "dropout3d",
     "smooth_l1_loss", "huber_loss",
 ]

@@ -13,7 +13,7 @@ from gradflow.nn.container import (
     ParameterList,
     Sequential,
 )
-from gradflow.nn.dropout import Dropout
+from gradflow.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from gradflow.nn.flatten import Flatten
 from gradflow.nn.linear import Identity, LazyLinear, Linear
 from gradflow.nn.loss import (
@@ -33,6 +33,7 @@ from gradflow.nn.parameter import Parameter, UninitializedParameter
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Linear", "Identity",
     "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
+    "Dropout1d", "Dropout2d", "Dropout3d",
     "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "ModuleDict", "ParameterList", "ParameterDict", "LazyLinear", "UninitializedParameter",
     "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",

@@ -1,9 +1,10 @@
-"""``Dropout``: inverted dropout in training mode, the identity in eval mode."""
+"""``Dropout`` (elements) and ``Dropout1d/2d/3d`` (whole channels): inverted dropout in
+training mode, the identity in eval mode."""
 
 from __future__ import annotations
 
 from gradflow.nn.module import Module
-from gradflow.ops.dropout import dropout
+from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from gradflow.tensor import Tensor
 
 
@@ -25,3 +26,28 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class _ChannelDropout(Dropout):
+    _fn = staticmethod(dropout2d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self)._fn(x, self.p, self.training)
+
+
+class Dropout1d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, L)`` / ``(C, L)`` with probability ``p``."""
+
+    _fn = staticmethod(dropout1d)
+
+
+class Dropout2d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` with probability ``p``."""
+
+    _fn = staticmethod(dropout2d)
+
+
+class Dropout3d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` with probability ``p``."""
+
+    _fn = staticmethod(dropout3d)
