@@ -24,6 +24,7 @@ def kernel(fn: Callable) -> Callable:
 def generic_kernels() -> dict[str, Callable]:
     from gradflow.kernels import (  # noqa: F401  (importing registers the kernels)
         activation,
+        conv,
         dropout,
         elementwise,
         loss,

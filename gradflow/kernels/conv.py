@@ -1,0 +1,125 @@
+"""Convolution kernels for any number of spatial dims: im2col + one batched GEMM per chunk.
+
+Layouts (PyTorch's): input ``(N, C, *S)``, weight ``(O, C/g, *K)``, output ``(N, O, *L)``.
+``pad`` is one ``(lo, hi)`` pair per spatial dim (zeros), so ``padding="same"`` with an even
+kernel (asymmetric) needs nothing special. The column buffer ``(n, g, C/g·ΠK, ΠL)`` is built by
+one strided copy per kernel offset (ΠK copies, no loop over the batch); the batch is processed in
+chunks so that the buffer stays within :data:`COLUMN_BUDGET_BYTES`.
+
+Three kernels close the algebra (each is the vector-Jacobian product of the others), so the ops
+built on them differentiate to any order:
+
+- ``conv_forward(x, w)``:         y[n,o,l] = Σ_{c,k} w[o,c,k] · xpad[n,c, l·s + k·d]
+- ``conv_input_grad(g, w)``:      the adjoint in x (col2im of wᵀ g; also ``conv_transpose``)
+- ``conv_weight_grad(x, g)``:     the adjoint in w (Σ over n, l of g ⊗ columns)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from gradflow.kernels import kernel
+
+#: Upper bound on the im2col buffer of one chunk of the batch (bytes).
+COLUMN_BUDGET_BYTES = 64 * 2**20
+
+
+def out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int) -> int:
+    return (size + lo + hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def _offsets(kshape, stride, dilation, oshape):
+    """For each kernel offset: ``(index into the kernel axes, strided slices of the padded
+    input it reads)``, both prefixed with the two leading (batch, channel) axes."""
+    lead = (slice(None), slice(None))
+    for offs in itertools.product(*(range(k) for k in kshape)):
+        yield lead + offs, lead + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                                        for o, d, s, n in zip(offs, dilation, stride, oshape))
+
+
+def _padded(xp, x, pad):
+    if not any(lo or hi for lo, hi in pad):
+        return x
+    shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pad))
+    xpad = xp.zeros(shape, dtype=x.dtype)
+    xpad[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pad))] = x
+    return xpad
+
+
+def _chunk(n: int, per_example_bytes: int) -> int:
+    return max(1, min(n, COLUMN_BUDGET_BYTES // max(per_example_bytes, 1)))
+
+
+def _columns(xp, xpad, groups, kshape, stride, dilation, oshape):
+    """im2col: ``(n, g, C/g·ΠK, ΠL)`` from the padded input chunk ``(n, C, *S)``."""
+    n, c = xpad.shape[:2]
+    cols = xp.empty((n, c) + tuple(kshape) + tuple(oshape), dtype=xpad.dtype)
+    for k, sl in _offsets(kshape, stride, dilation, oshape):
+        cols[k] = xpad[sl]
+    return cols.reshape(n, groups, (c // groups) * math.prod(kshape), math.prod(oshape))
+
+
+@kernel
+def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
+    """y = conv(x, w) (cross-correlation as PyTorch), no bias. ``oshape`` (the output's spatial
+    shape) may be given smaller than the full one (the adjoint of a transposed conv whose
+    output_padding left trailing inputs unread)."""
+    n, c = x.shape[:2]
+    o, kshape = w.shape[0], w.shape[2:]
+    if oshape is None:
+        oshape = tuple(out_size(sz, k, s, lo, hi, d) for sz, k, s, (lo, hi), d
+                       in zip(x.shape[2:], kshape, stride, pad, dilation))
+    oshape = tuple(oshape)
+    ck, nl = (c // groups) * math.prod(kshape), math.prod(oshape)
+    wm = w.reshape(groups, o // groups, ck)
+    y = xp.empty((n, o) + oshape, dtype=x.dtype)
+    y3 = y.reshape(n, groups, o // groups, nl)
+    step = _chunk(n, c * math.prod(kshape) * nl * x.dtype.itemsize)
+    for a in range(0, n, step):
+        cols = _columns(xp, _padded(xp, x[a:a + step], pad), groups, kshape, stride, dilation,
+                        oshape)
+        xp.matmul(wm, cols, out=y3[a:a + step])
+    return y
+
+
+@kernel
+def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
+    """The adjoint of ``conv_forward`` in x: gx of spatial shape ``in_shape`` (col2im of wᵀ g)."""
+    n, o = g.shape[:2]
+    oshape, kshape = g.shape[2:], w.shape[2:]
+    cg = w.shape[1]
+    c = cg * groups
+    ck, nl = cg * math.prod(kshape), math.prod(oshape)
+    wt = w.reshape(groups, o // groups, ck).swapaxes(-1, -2)
+    g4 = g.reshape(n, groups, o // groups, nl)
+    pshape = tuple(sz + lo + hi for sz, (lo, hi) in zip(in_shape, pad))
+    gx = xp.zeros((n, c) + tuple(in_shape), dtype=g.dtype)
+    inner = tuple(slice(lo, lo + sz) for sz, (lo, _) in zip(in_shape, pad))
+    step = _chunk(n, c * math.prod(kshape) * nl * g.dtype.itemsize)
+    for a in range(0, n, step):
+        cols = xp.matmul(wt, g4[a:a + step])  # (n, g, C/g·ΠK, ΠL)
+        m = cols.shape[0]
+        cols = cols.reshape((m, c) + tuple(kshape) + tuple(oshape))
+        gpad = xp.zeros((m, c) + pshape, dtype=g.dtype)
+        for k, sl in _offsets(kshape, stride, dilation, oshape):
+            gpad[sl] += cols[k]
+        gx[a:a + step] = gpad[(Ellipsis,) + inner]
+    return gx
+
+
+@kernel
+def conv_weight_grad(xp, x, g, kshape, stride, pad, dilation, groups):
+    """The adjoint of ``conv_forward`` in w: gw of shape ``(O, C/g, *kshape)``."""
+    n, c = x.shape[:2]
+    o, oshape = g.shape[1], g.shape[2:]
+    ck, nl = (c // groups) * math.prod(kshape), math.prod(oshape)
+    g4 = g.reshape(n, groups, o // groups, nl)
+    gw = xp.zeros((groups, o // groups, ck), dtype=x.dtype)
+    step = _chunk(n, c * math.prod(kshape) * nl * x.dtype.itemsize)
+    for a in range(0, n, step):
+        cols = _columns(xp, _padded(xp, x[a:a + step], pad), groups, kshape, stride, dilation,
+                        oshape)
+        for j in range(groups):
+            gw[j] += xp.tensordot(g4[a:a + step, j], cols[:, j], axes=([0, 2], [0, 2]))
+    return gw.reshape((o, c // groups) + tuple(kshape))
