@@ -144,6 +144,7 @@ def _check_operands(op: str, x, w, b, nd: int, *, transposed: bool) -> bool:
 
 def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
     unbatched = _check_operands(op, x, weight, bias, nd, transposed=False)
+    given = tuple(x.shape)
     if unbatched:
         x = x.unsqueeze(0)
     stride = _tuple(stride, nd, op, "stride", 1)
@@ -158,7 +159,7 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
         raise RuntimeError(
             f"{op}: expected input with {weight.shape[1] * groups} channels (weight of shape "
             f"{tuple(weight.shape)} with groups={groups}), got input of shape "
-            f"{tuple(x.shape)} with {c} channels; check in_channels of the layer")
+            f"{given} with {c} channels; check in_channels of the layer")
     if bias is not None and tuple(bias.shape) != (o,):
         raise RuntimeError(f"{op}: bias must have shape ({o},), got {tuple(bias.shape)}")
     if isinstance(padding, str):
@@ -180,7 +181,7 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
             raise RuntimeError(
                 f"{op}: kernel size {kshape} (dilation {dilation}) is larger than the padded "
                 f"input {tuple(n + a + b for n, (a, b) in zip(x.shape[2:], pad))} (input "
-                f"shape {tuple(x.shape)}, padding {pad}); use a smaller kernel or more padding")
+                f"shape {given}, padding {pad}); use a smaller kernel or more padding")
     y = ConvNd.apply(x, weight, bias, geom=(stride, pad, dilation, groups))
     return y.squeeze(0) if unbatched else y
 
