@@ -1,4 +1,5 @@
-"""Batch and layer normalization (fused forward and first-order backward kernels)."""
+"""Batch, layer, group and instance normalization (fused forward and first-order backward
+kernels; group and instance norm reuse the layer-norm kernel on a reshaped view)."""
 
 from __future__ import annotations
 
@@ -85,14 +86,16 @@ class LayerNorm(_Norm):
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Batch normalization over axis 1 (channels) of a ``(N, C)`` or ``(N, C, L)`` input.
+    """Batch normalization over axis 1 (channels) of a ``(N, C, *)`` input (any rank >= 2):
+    statistics over every axis but the channel one.
 
     Training: normalize with the batch mean and biased variance, and update the running
     statistics in place (running variance unbiased, as PyTorch). Eval: use the running ones.
     """
     tensor_arg(x, "batch_norm")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: expected a (N, C) or (N, C, L) input, got shape {x.shape}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *) with at least 2 "
+                         f"dims, got shape {x.shape}")
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
@@ -140,3 +143,83 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
             raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected "
                              f"{normalized_shape}")
     return LayerNorm.apply(x, weight, bias, float(eps), k)
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """``y · γ + β`` with γ, β of shape (C,) broadcast over axis 1 of ``y``."""
+    pshape = (1, y.shape[1]) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * reshape(weight, pshape)
+    if bias is not None:
+        y = y + reshape(bias, pshape)
+    return y
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Split the C channels of a ``(N, C, *)`` input into ``num_groups`` groups and normalize
+    each (example, group) over its channels and positions: y = (x − μ)/√(σ² + ε) · γ + β
+    (biased σ², γ and β per channel)."""
+    x = tensor_arg(input, "group_norm")
+    if x.ndim < 2:
+        raise RuntimeError(f"group_norm: expected at least 2 dimensions for input tensor but "
+                           f"received {x.ndim} (shape {x.shape}); pass (N, C, *)")
+    n, c = x.shape[0], x.shape[1]
+    g = int(num_groups)
+    if g <= 0 or c % g:
+        raise RuntimeError(f"group_norm: expected number of channels in input to be divisible "
+                           f"by num_groups, but got input of shape {list(x.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.shape[0] != c):
+            raise RuntimeError(f"group_norm: expected {name} to be a vector of size equal to the "
+                               f"number of channels in input, but got {name} of shape "
+                               f"{list(t.shape)} and input of shape {list(x.shape)}")
+    y = LayerNorm.apply(reshape(x, (n, g, x.numel() // max(n * g, 1))), None, None,
+                        float(eps), 1)
+    return _affine(reshape(y, x.shape), weight, bias)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A002
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each (example, channel) of a ``(N, C, *)`` input over its positions.
+
+    With ``use_input_stats`` the statistics are the input's own, and given running statistics
+    are updated in place with their average over the batch (running variance unbiased, as
+    PyTorch); otherwise the running statistics normalize (as ``batch_norm`` in eval mode).
+    """
+    x = tensor_arg(input, "instance_norm")
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, *) with at least 3 "
+                         f"dims, got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise RuntimeError(f"instance_norm: {name} has shape {tuple(t.shape)} but the input "
+                               f"has {c} channels (input shape {tuple(x.shape)}); expected "
+                               f"({c},)")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    m = x.numel() // max(n * c, 1)
+    if m <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
+                         f"got input of shape {tuple(x.shape)}")
+    flat = reshape(x, (n, c, m))
+    y = reshape(LayerNorm.apply(flat, None, None, float(eps), 1), x.shape)
+    if running_mean is not None and running_var is not None:
+        xp = x.backend.xp
+        a = flat.array
+        mean = xp.mean(a, axis=2)
+        var = xp.var(a, axis=2)
+        x.backend.k.batch_norm_update_stats(running_mean.array, running_var.array,
+                                            xp.mean(mean, axis=0), xp.mean(var, axis=0), m,
+                                            momentum)
+        running_mean.increment_version()
+        running_var.increment_version()
+    return _affine(y, weight, bias)
