@@ -14,6 +14,14 @@ from gradflow.ops.activation import (
     softplus,
     tanh,
 )
+from gradflow.ops.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from gradflow.ops.loss import (
     binary_cross_entropy,
@@ -35,4 +43,5 @@ __all__ = [
     "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "pad", "dropout1d", "dropout2d", "dropout3d",
     "smooth_l1_loss", "huber_loss",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
 ]

@@ -13,6 +13,14 @@ from gradflow.nn.container import (
     ParameterList,
     Sequential,
 )
+from gradflow.nn.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from gradflow.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from gradflow.nn.flatten import Flatten
 from gradflow.nn.linear import Identity, LazyLinear, Linear
@@ -37,4 +45,5 @@ __all__ = [
     "BatchNorm1d", "LayerNorm", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "ModuleDict", "ParameterList", "ParameterDict", "LazyLinear", "UninitializedParameter",
     "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
 ]
