@@ -31,6 +31,7 @@ def generic_kernels() -> dict[str, Callable]:
         matmul,
         normalization,
         optim,
+        pooling,
         reduction,
         shape,
     )
