@@ -21,6 +21,8 @@ from gradflow.ops.conv import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
+    fold,
+    unfold,
 )
 from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from gradflow.ops.loss import (
@@ -44,4 +46,5 @@ __all__ = [
     "pad", "dropout1d", "dropout2d", "dropout3d",
     "smooth_l1_loss", "huber_loss",
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "unfold", "fold",
 ]

@@ -202,3 +202,48 @@ def _t(*shape):
 def test_bad_arguments_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# -- unfold / fold -------------------------------------------------------------------------------
+
+BLOCKS = [((2, 3, 7, 6), (3, 2), {"dilation": (1, 2), "padding": (1, 0), "stride": (2, 1)}),
+          ((1, 2, 5, 5), 2, {}), ((3, 4, 4), 3, {"padding": 1})]
+
+
+@pytest.mark.parametrize("xs,k,kw", BLOCKS)
+def test_unfold_fold_match_torch(xs, k, kw):
+    import gradflow.nn.functional as F
+
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal(xs)
+    x, tx = gf.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    cols, tcols = F.unfold(x, k, **kw), TF.unfold(tx, k, **kw)
+    np.testing.assert_array_equal(cols.numpy(), tcols.detach().numpy())
+    c = rng.standard_normal(tuple(tcols.shape))
+    folded = F.fold(gf.tensor(c, requires_grad=True), xs[-2:], k, **kw)
+    np.testing.assert_allclose(folded.numpy(), TF.fold(torch.tensor(c), xs[-2:], k, **kw).numpy(),
+                               atol=1e-12)
+    (cols * gf.tensor(c)).sum().backward()
+    (tcols * torch.tensor(c)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+    assert repr(gf.nn.Unfold(k, **kw)) == repr(torch.nn.Unfold(k, **kw))
+
+
+def test_unfold_second_order_and_module_errors():
+    import gradflow.nn.functional as F
+
+    a = np.random.default_rng(7).standard_normal((1, 2, 4, 4))
+    x = gf.tensor(a, requires_grad=True)
+    (g,) = gf.grad((F.unfold(x, 2) ** 3).sum(), x, create_graph=True)
+    (h,) = gf.grad(g.sum(), x)
+    # d²/dx² Σ_blocks u³ = 6 u · (times each element is copied into a block) per element
+    counts = F.fold(F.unfold(gf.ones(1, 2, 4, 4), 2), (4, 4), 2).numpy()
+    np.testing.assert_allclose(h.numpy(), 6 * a * counts, atol=1e-12)
+    with pytest.raises(RuntimeError, match="divisible by the product of kernel_size"):
+        F.fold(gf.zeros(1, 5, 9), (4, 4), 2)
+    with pytest.raises(RuntimeError, match="last dimension to be 9"):
+        F.fold(gf.zeros(1, 4, 8), (4, 4), 2)
+    with pytest.raises(RuntimeError, match="does not fit"):
+        F.unfold(gf.zeros(1, 1, 2, 2), 3)
+    with pytest.raises(RuntimeError, match="4-D"):
+        F.unfold(gf.zeros(1, 1, 1, 2, 2), 1)

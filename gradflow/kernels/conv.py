@@ -1,8 +1,8 @@
-"""Convolution kernels for any number of spatial dims: im2col + one batched GEMM per chunk.
+"""Convolution kernels for any number of spatial dims: im2col + one GEMM per group and chunk.
 
 Layouts (PyTorch's): input ``(N, C, *S)``, weight ``(O, C/g, *K)``, output ``(N, O, *L)``.
 ``pad`` is one ``(lo, hi)`` pair per spatial dim (zeros), so ``padding="same"`` with an even
-kernel (asymmetric) needs nothing special. The column buffer ``(n, g, C/g·ΠK, ΠL)`` is built by
+kernel (asymmetric) needs nothing special. The column buffer ``(g, C/g·ΠK, n·ΠL)`` is built by
 one strided copy per kernel offset (ΠK copies, no loop over the batch); the batch is processed in
 chunks so that the buffer stays within :data:`COLUMN_BUDGET_BYTES`.
 
@@ -52,12 +52,20 @@ def _chunk(n: int, per_example_bytes: int) -> int:
 
 
 def _columns(xp, xpad, groups, kshape, stride, dilation, oshape):
-    """im2col: ``(n, g, C/g·ΠK, ΠL)`` from the padded input chunk ``(n, C, *S)``."""
+    """im2col, channels first: ``(g, C/g·ΠK, n·ΠL)`` from the padded input chunk ``(n, C, *S)``,
+    so that one GEMM per group covers the whole chunk."""
     n, c = xpad.shape[:2]
-    cols = xp.empty((n, c) + tuple(kshape) + tuple(oshape), dtype=xpad.dtype)
+    cols = xp.empty((c,) + tuple(kshape) + (n,) + tuple(oshape), dtype=xpad.dtype)
+    xt = xpad.swapaxes(0, 1)
     for k, sl in _offsets(kshape, stride, dilation, oshape):
-        cols[k] = xpad[sl]
-    return cols.reshape(n, groups, (c // groups) * math.prod(kshape), math.prod(oshape))
+        cols[k[1:]] = xt[sl]
+    return cols.reshape(groups, (c // groups) * math.prod(kshape), n * math.prod(oshape))
+
+
+def _channels_first(xp, a, groups):
+    """``(n, O, *L)`` → ``(g, O/g, n·ΠL)`` (one copy)."""
+    n, o = a.shape[:2]
+    return xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(groups, o // groups, -1)
 
 
 @kernel
@@ -74,12 +82,12 @@ def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
     ck, nl = (c // groups) * math.prod(kshape), math.prod(oshape)
     wm = w.reshape(groups, o // groups, ck)
     y = xp.empty((n, o) + oshape, dtype=x.dtype)
-    y3 = y.reshape(n, groups, o // groups, nl)
     step = _chunk(n, c * math.prod(kshape) * nl * x.dtype.itemsize)
     for a in range(0, n, step):
         cols = _columns(xp, _padded(xp, x[a:a + step], pad), groups, kshape, stride, dilation,
                         oshape)
-        xp.matmul(wm, cols, out=y3[a:a + step])
+        m = cols.shape[-1] // nl
+        y[a:a + step] = xp.matmul(wm, cols).reshape((o, m) + oshape).swapaxes(0, 1)
     return y
 
 
@@ -87,24 +95,24 @@ def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
 def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
     """The adjoint of ``conv_forward`` in x: gx of spatial shape ``in_shape`` (col2im of wᵀ g)."""
     n, o = g.shape[:2]
-    oshape, kshape = g.shape[2:], w.shape[2:]
+    oshape, kshape = tuple(g.shape[2:]), tuple(w.shape[2:])
     cg = w.shape[1]
     c = cg * groups
     ck, nl = cg * math.prod(kshape), math.prod(oshape)
     wt = w.reshape(groups, o // groups, ck).swapaxes(-1, -2)
-    g4 = g.reshape(n, groups, o // groups, nl)
     pshape = tuple(sz + lo + hi for sz, (lo, hi) in zip(in_shape, pad))
-    gx = xp.zeros((n, c) + tuple(in_shape), dtype=g.dtype)
-    inner = tuple(slice(lo, lo + sz) for sz, (lo, _) in zip(in_shape, pad))
+    gx = xp.empty((n, c) + tuple(in_shape), dtype=g.dtype)
+    inner = (slice(None), slice(None)) + tuple(slice(lo, lo + sz)
+                                               for sz, (lo, _) in zip(in_shape, pad))
     step = _chunk(n, c * math.prod(kshape) * nl * g.dtype.itemsize)
     for a in range(0, n, step):
-        cols = xp.matmul(wt, g4[a:a + step])  # (n, g, C/g·ΠK, ΠL)
-        m = cols.shape[0]
-        cols = cols.reshape((m, c) + tuple(kshape) + tuple(oshape))
-        gpad = xp.zeros((m, c) + pshape, dtype=g.dtype)
+        gc = _channels_first(xp, g[a:a + step], groups)
+        m = gc.shape[-1] // nl
+        cols = xp.matmul(wt, gc).reshape((c,) + kshape + (m,) + oshape)
+        gpad = xp.zeros((c, m) + pshape, dtype=g.dtype)
         for k, sl in _offsets(kshape, stride, dilation, oshape):
-            gpad[sl] += cols[k]
-        gx[a:a + step] = gpad[(Ellipsis,) + inner]
+            gpad[sl] += cols[k[1:]]
+        gx[a:a + step] = gpad[inner].swapaxes(0, 1)
     return gx
 
 
@@ -113,13 +121,41 @@ def conv_weight_grad(xp, x, g, kshape, stride, pad, dilation, groups):
     """The adjoint of ``conv_forward`` in w: gw of shape ``(O, C/g, *kshape)``."""
     n, c = x.shape[:2]
     o, oshape = g.shape[1], g.shape[2:]
-    ck, nl = (c // groups) * math.prod(kshape), math.prod(oshape)
-    g4 = g.reshape(n, groups, o // groups, nl)
-    gw = xp.zeros((groups, o // groups, ck), dtype=x.dtype)
+    nl = math.prod(oshape)
+    gw = None
     step = _chunk(n, c * math.prod(kshape) * nl * x.dtype.itemsize)
     for a in range(0, n, step):
         cols = _columns(xp, _padded(xp, x[a:a + step], pad), groups, kshape, stride, dilation,
                         oshape)
-        for j in range(groups):
-            gw[j] += xp.tensordot(g4[a:a + step, j], cols[:, j], axes=([0, 2], [0, 2]))
+        part = xp.matmul(_channels_first(xp, g[a:a + step], groups), cols.swapaxes(-1, -2))
+        gw = part if gw is None else gw + part
     return gw.reshape((o, c // groups) + tuple(kshape))
+
+
+@kernel
+def im2col(xp, x, kshape, stride, pad, dilation):
+    """``F.unfold``: ``(N, C, *S)`` → ``(N, C·ΠK, ΠL)`` sliding blocks (channel-major rows)."""
+    n, c = x.shape[:2]
+    oshape = tuple(out_size(sz, k, s, lo, hi, d) for sz, k, s, (lo, hi), d
+                   in zip(x.shape[2:], kshape, stride, pad, dilation))
+    cols = _columns(xp, _padded(xp, x, pad), 1, kshape, stride, dilation, oshape)
+    ck, nl = cols.shape[1], math.prod(oshape)
+    return xp.ascontiguousarray(cols.reshape(ck, n, nl).swapaxes(0, 1))
+
+
+@kernel
+def col2im(xp, cols, in_shape, kshape, stride, pad, dilation):
+    """``F.fold``, the adjoint of ``im2col``: sums the blocks ``(N, C·ΠK, ΠL)`` back into
+    ``(N, C, *in_shape)``."""
+    n, ck, nl = cols.shape
+    c = ck // math.prod(kshape)
+    oshape = tuple(out_size(sz, k, s, lo, hi, d) for sz, k, s, (lo, hi), d
+                   in zip(in_shape, kshape, stride, pad, dilation))
+    pshape = tuple(sz + lo + hi for sz, (lo, hi) in zip(in_shape, pad))
+    blocks = cols.reshape((n, c) + tuple(kshape) + oshape)
+    gpad = xp.zeros((n, c) + pshape, dtype=cols.dtype)
+    for k, sl in _offsets(kshape, stride, dilation, oshape):
+        gpad[sl] += blocks[k]
+    inner = (slice(None), slice(None)) + tuple(slice(lo, lo + sz)
+                                               for sz, (lo, _) in zip(in_shape, pad))
+    return xp.ascontiguousarray(gpad[inner])

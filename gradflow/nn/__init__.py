@@ -23,6 +23,7 @@ from gradflow.nn.conv import (
 )
 from gradflow.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from gradflow.nn.flatten import Flatten
+from gradflow.nn.fold import Fold, Unfold
 from gradflow.nn.linear import Identity, LazyLinear, Linear
 from gradflow.nn.loss import (
     BCELoss,
@@ -46,4 +47,5 @@ __all__ = [
     "ModuleDict", "ParameterList", "ParameterDict", "LazyLinear", "UninitializedParameter",
     "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "Unfold", "Fold",
 ]

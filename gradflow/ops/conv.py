@@ -264,3 +264,94 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """The adjoint of ``conv3d`` in its input; weight ``(C_in, C_out/groups, kD, kH, kW)``."""
     return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
+
+
+# -- sliding blocks: unfold (im2col) and fold (col2im), each the other's adjoint -----------------
+
+class Unfold(Function):
+    @staticmethod
+    def forward(ctx, x, *, geom):
+        ctx.geom, ctx.in_shape = geom, x.shape[2:]
+        return ctx.k.im2col(x, *geom)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (ctx.k.col2im(g, ctx.in_shape, *ctx.geom),)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (Fold.apply(g, in_shape=tuple(ctx.in_shape), geom=ctx.geom),)
+
+
+class Fold(Function):
+    @staticmethod
+    def forward(ctx, cols, *, in_shape, geom):
+        ctx.geom = geom
+        return ctx.k.col2im(cols, in_shape, *geom)
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (ctx.k.im2col(g, *ctx.geom),)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (Unfold.apply(g, geom=ctx.geom),)
+
+
+def _block_geometry(op: str, kernel_size, dilation, padding, stride) -> tuple:
+    kshape = _tuple(kernel_size, 2, op, "kernel_size", 1)
+    stride = _tuple(stride, 2, op, "stride", 1)
+    dilation = _tuple(dilation, 2, op, "dilation", 1)
+    pad = tuple((p, p) for p in _tuple(padding, 2, op, "padding", 0))
+    return kshape, stride, pad, dilation
+
+
+def _n_blocks(op, spatial, geom) -> tuple:
+    kshape, stride, pad, dilation = geom
+    out = []
+    for n, k, s, (p, _), d in zip(spatial, kshape, stride, pad, dilation):
+        m = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        if m <= 0:
+            padded = tuple(a + 2 * q for a, (q, _) in zip(spatial, pad))
+            raise RuntimeError(f"{op}: kernel_size {kshape} (dilation {dilation}) does not fit "
+                               f"in the padded input {padded}")
+        out.append(m)
+    return tuple(out)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding blocks of ``(N, C, H, W)`` as columns ``(N, C·kH·kW, L)`` (im2col; PyTorch's
+    ``F.unfold``, rows channel-major then kernel offset)."""
+    tensor_arg(input, "unfold")
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"unfold: expected a 3-D (unbatched) or 4-D (batched) input, got "
+                           f"shape {tuple(input.shape)}")
+    geom = _block_geometry("unfold", kernel_size, dilation, padding, stride)
+    x = input.unsqueeze(0) if input.ndim == 3 else input
+    _n_blocks("unfold", x.shape[2:], geom)
+    y = Unfold.apply(x, geom=geom)
+    return y.squeeze(0) if input.ndim == 3 else y
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum columns ``(N, C·kH·kW, L)`` back into ``(N, C, *output_size)`` (col2im; the adjoint
+    of ``unfold``; PyTorch's ``F.fold``)."""
+    tensor_arg(input, "fold")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"fold: expected a 2-D (unbatched) or 3-D (batched) input, got "
+                           f"shape {tuple(input.shape)}")
+    out = _tuple(output_size, 2, "fold", "output_size", 1)
+    geom = _block_geometry("fold", kernel_size, dilation, padding, stride)
+    x = input.unsqueeze(0) if input.ndim == 2 else input
+    kk = geom[0][0] * geom[0][1]
+    blocks = _n_blocks("fold", out, geom)
+    if x.shape[1] % kk:
+        raise RuntimeError(f"fold: expected size of input's dimension 1 to be divisible by the "
+                           f"product of kernel_size ({kk}), got input of shape "
+                           f"{tuple(input.shape)}")
+    if x.shape[2] != blocks[0] * blocks[1]:
+        raise RuntimeError(f"fold: expected input's last dimension to be {blocks[0] * blocks[1]} "
+                           f"(the number of blocks {blocks} for output_size {out}), got input "
+                           f"of shape {tuple(input.shape)}")
+    y = Fold.apply(x, in_shape=out, geom=geom)
+    return y.squeeze(0) if input.ndim == 2 else y
