@@ -1,6 +1,7 @@
 """The ``gradflow`` command line (also ``python -m gradflow``).
 
     gradflow train                      # an MLP on the 8x8 digits, on the CPU, in seconds
+    gradflow train --model cnn          # a small CNN on the digits as (N, 1, 8, 8) images
     gradflow train --dataset mnist-idx --mnist-images train-images-idx3-ubyte.gz \\
         --mnist-labels train-labels-idx1-ubyte.gz --hidden 256,128 --device auto
     gradflow train --resume runs/latest --epochs 30   # continue a run to 30 epochs in all
@@ -35,6 +36,11 @@ __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
 BENCHMARKS = ("lr", "throughput", "convergence")
 DATASETS = ("digits", "two-gaussians", "mnist-idx")
+MODELS = ("mlp", "cnn")
+#: Datasets whose examples are square images (what ``--model cnn`` needs).
+IMAGE_DATASETS = ("digits", "mnist-idx")
+#: Channels of the CNN's stages when ``--channels`` is not given.
+DEFAULT_CHANNELS = "16,32"
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step")
 #: Learning rate used when ``--lr`` is not given.
@@ -49,7 +55,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "mnist_images": None, "mnist_labels": None,
     "mnist_test_images": None, "mnist_test_labels": None, "n_samples": 200,
     "test_split": 0.2, "val_split": 0.1,
-    "hidden": None, "activation": "relu", "norm": "none", "dropout": 0.0, "init": "default",
+    "model": "mlp", "hidden": None, "channels": None, "activation": "relu", "norm": "none",
+    "dropout": 0.0, "init": "default",
     "optimizer": "adam", "lr": None, "momentum": 0.9, "weight_decay": None, "l2": 0.0,
     "clip": None, "clip_adaptive": None, "scheduler": "none",
     "batch_size": 32, "epochs": 20, "device": "cpu", "augment": False,
@@ -129,6 +136,19 @@ class _Latest:
 RESUME_LATEST = _Latest()
 
 
+def _channels(text: str) -> str:
+    """``"16,32"``: the CNN's channels per stage, at least one."""
+    from gradflow.models import parse_hidden
+
+    try:
+        sizes = parse_hidden(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("hidden sizes", "channels")) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"{text!r}: the CNN needs at least one stage, e.g. 16,32")
+    return ",".join(str(s) for s in sizes)
+
+
 def _hidden(text: str) -> str:
     from gradflow.models import parse_hidden
 
@@ -177,8 +197,9 @@ def _add_train(sub: Any) -> None:
     d = TRAIN_DEFAULTS
     p = sub.add_parser(
         "train", allow_abbrev=False, argument_default=None,
-        help="train an MLP classifier (default: digits, on the CPU, in seconds)",
-        description="Train a multilayer perceptron, print a table per epoch and the test "
+        help="train an MLP or CNN classifier (default: an MLP on digits, on the CPU, in seconds)",
+        description="Train a multilayer perceptron (or, --model cnn, a small convolutional "
+                    "network on image data), print a table per epoch and the test "
                     "accuracy, and write into --out: config.json (the resolved options), "
                     "metrics.csv (one row per epoch), results.json (test accuracy and loss), "
                     "curves.png, the training checkpoints (last.gf, ckpt-epochNNNN.gf; "
@@ -208,18 +229,29 @@ def _add_train(sub: Any) -> None:
     data.add_argument("--augment", action="store_true", default=None,
                       help="random shifts of up to 1 pixel and Gaussian noise (image data)")
     model = p.add_argument_group("model")
+    model.add_argument("--model", choices=MODELS,
+                       help="mlp: a multilayer perceptron on the flat rows; cnn: Conv2d-ReLU "
+                            "stages (stride-2 convolutions downsample) and two Linear layers on "
+                            f"(N, 1, H, W) images of {' or '.join(IMAGE_DATASETS)} "
+                            f"(default: {d['model']})")
+    model.add_argument("--channels", type=_channels, metavar="SIZES",
+                       help=f"--model cnn: channels of each stage (default: {DEFAULT_CHANNELS})")
     model.add_argument("--hidden", type=_hidden, metavar="SIZES",
-                       help="hidden layer widths, e.g. 128,64; 'none' for a linear model "
+                       help="--model mlp: hidden layer widths, e.g. 128,64; 'none' for a linear "
+                            "model "
                             "(default: 128; none for two-gaussians)")
     model.add_argument("--activation", type=_choice("activation", "ACTIVATIONS"),
                        metavar="NAME", help=f"relu, tanh, sigmoid, gelu or leaky_relu "
                                             f"(default: {d['activation']})")
     model.add_argument("--norm", choices=("batch", "layer", "none"),
-                       help=f"normalization after each hidden Linear (default: {d['norm']})")
+                       help="normalization after each hidden Linear (mlp) or each Conv2d (cnn: "
+                            f"batch or none) (default: {d['norm']})")
     model.add_argument("--dropout", type=_FRACTION, metavar="P",
-                       help=f"dropout after each hidden activation (default: {d['dropout']})")
+                       help="dropout after each hidden activation (mlp) or before each Linear "
+                            f"(cnn) (default: {d['dropout']})")
     model.add_argument("--init", choices=("default", "xavier", "he"),
-                       help="weight init: PyTorch's default, Xavier (Glorot) or He (Kaiming) "
+                       help="--model mlp: weight init: PyTorch's default, Xavier (Glorot) or "
+                            "He (Kaiming) "
                             f"(default: {d['init']})")
     opt = p.add_argument_group("optimization")
     opt.add_argument("--optimizer", choices=OPTIMIZERS,
@@ -464,8 +496,11 @@ def resolve_train_options(given: dict[str, Any]) -> tuple[dict[str, Any], str | 
         if given.get("out") is None:
             opts["out"] = _short_path(os.path.dirname(checkpoint))
     opts.update(given)
-    if opts["hidden"] is None:
+    cnn = opts["model"] == "cnn"
+    if opts["hidden"] is None and not cnn:
         opts["hidden"] = DEFAULT_HIDDEN[opts["dataset"]]
+    if opts["channels"] is None and cnn:
+        opts["channels"] = DEFAULT_CHANNELS
     if opts["lr"] is None:
         opts["lr"] = DEFAULT_LR[opts["optimizer"]] * DEFAULT_LR_SCALE.get(opts["dataset"], 1.0)
     if opts["weight_decay"] is None:
@@ -502,6 +537,16 @@ def _resume_source(path: str, out: str | None) -> tuple[str, dict[str, Any]]:
 
 
 def _check_train_options(opts: dict[str, Any]) -> None:
+    from gradflow.models import CNN_NORMS
+
+    if opts["model"] == "cnn":
+        if opts["dataset"] not in IMAGE_DATASETS:
+            raise UsageError(f"gradflow train: error: --model cnn needs image data: --dataset "
+                             f"{' or '.join(IMAGE_DATASETS)} (this run uses --dataset "
+                             f"{opts['dataset']}; use --model mlp for it)")
+        if opts["norm"] not in CNN_NORMS:
+            raise UsageError(f"gradflow train: error: --norm {opts['norm']} does not apply to "
+                             f"--model cnn; choose one of {', '.join(CNN_NORMS)}")
     if opts["dataset"] == "mnist-idx":
         for key in ("mnist_images", "mnist_labels"):
             if not opts[key]:
@@ -529,9 +574,11 @@ def _applies(given: dict[str, Any], opts: dict[str, Any]) -> dict[str, tuple[boo
     from gradflow.models import parse_hidden
 
     mnist, dataset = opts["dataset"] == "mnist-idx", opts["dataset"]
-    hidden = bool(parse_hidden(opts["hidden"]))
+    cnn = opts["model"] == "cnn"
+    hidden = cnn or bool(parse_hidden(opts["hidden"]))
     linear = "--hidden none gives a linear model" if "hidden" in given else \
         f"the {dataset} model is linear (add --hidden SIZES)"
+    needs_mlp = (not cnn, "--model mlp (this run uses --model cnn)")
     needs_mnist = (mnist, f"--dataset mnist-idx (this run uses --dataset {dataset})")
     return {
         "mnist_images": needs_mnist, "mnist_labels": needs_mnist,
@@ -542,7 +589,10 @@ def _applies(given: dict[str, Any], opts: dict[str, Any]) -> dict[str, tuple[boo
                      f"--optimizer momentum (this run uses --optimizer {opts['optimizer']})"),
         "test_split": (not (mnist and opts["mnist_test_images"]),
                        "a held-out test set; --mnist-test-images gives the test set"),
-        "activation": (hidden, f"hidden layers; {linear}"),
+        "hidden": needs_mlp,
+        "init": needs_mlp,
+        "activation": needs_mlp if cnn else (hidden, f"hidden layers; {linear}"),
+        "channels": (cnn, f"--model cnn (this run uses --model {opts['model']})"),
         "norm": (hidden, f"hidden layers; {linear}"),
         "dropout": (hidden, f"hidden layers; {linear}"),
     }
@@ -627,12 +677,16 @@ def load_data(opts: dict[str, Any]) -> _Data:
 
 
 def _load_split(opts: dict[str, Any]) -> tuple[Any, Any, tuple[int, int] | None]:
-    """(train and validation examples, test examples, the image shape or None)."""
+    """(train and validation examples, test examples, the image shape or None); with
+    ``--model cnn`` the features are ``(N, 1, H, W)`` images, else flat rows."""
     from gradflow.data import datasets
 
     name, seed = opts["dataset"], opts["seed"]
+    images = opts["model"] == "cnn"
     if name == "digits":
         rest, test = datasets.load_digits(test_size=opts["test_split"], seed=seed)
+        if images:
+            rest, test = _as_images(rest, (8, 8)), _as_images(test, (8, 8))
         return rest, test, (8, 8)
     if name == "two-gaussians":
         full = datasets.two_gaussians(n=opts["n_samples"], seed=seed, targets="index")
@@ -641,10 +695,38 @@ def _load_split(opts: dict[str, Any]) -> tuple[Any, Any, tuple[int, int] | None]
     pixels = full.arrays[0].shape[1]
     side = math.isqrt(pixels)
     shape = (side, side) if side * side == pixels else None
+    if images and shape is None:
+        raise CLIError(f"--model cnn: the mnist-idx examples have {pixels} pixels, not a square "
+                       "image; use --model mlp")
+    if images:
+        full = _as_images(full, shape)
     if opts["mnist_test_images"]:
-        return full, datasets.load_mnist_idx(opts["mnist_test_images"],
-                                             opts["mnist_test_labels"]), shape
+        test = datasets.load_mnist_idx(opts["mnist_test_images"], opts["mnist_test_labels"])
+        if images and test.arrays[0].shape[1] == pixels:  # else load_data names the mismatch
+            test = _as_images(test, shape)
+        return full, test, shape
     return (*_split(full, opts["test_split"], seed), shape)
+
+
+def _as_images(dataset: Any, shape: tuple[int, int]) -> Any:
+    """``dataset`` (a TensorDataset of flat rows) with its features as ``(N, 1, H, W)``."""
+    from gradflow.data import TensorDataset
+
+    x, *rest = dataset.arrays
+    return TensorDataset(x.reshape(x.shape[0], 1, *shape), *rest)
+
+
+class _OnChannels:
+    """Apply a transform of ``(N, H, W)`` batches to single-channel ``(N, 1, H, W)`` ones."""
+
+    def __init__(self, transform: Any):
+        self.transform = transform
+
+    def __call__(self, x: Any, rng: Any) -> Any:
+        return self.transform(x.reshape(x.shape[0], *x.shape[2:]), rng).reshape(x.shape)
+
+    def __repr__(self) -> str:
+        return f"OnChannels({self.transform!r})"
 
 
 def _split(dataset: Any, share: float, seed: int) -> tuple[Any, Any]:
@@ -671,8 +753,12 @@ def _labels(dataset: Any) -> Any:
 
 
 def build_model(opts: dict[str, Any], data: _Data) -> Any:
-    from gradflow.models import mlp, parse_hidden
+    from gradflow.models import cnn, mlp, parse_hidden
 
+    if opts["model"] == "cnn":
+        channels = parse_hidden(opts["channels"])
+        return cnn((1, *data.image_shape), data.n_classes, channels=channels,
+                   norm=opts["norm"], dropout=opts["dropout"])
     return mlp(data.in_features, parse_hidden(opts["hidden"]), data.n_classes,
                activation=opts["activation"], norm=opts["norm"], dropout=opts["dropout"],
                init=opts["init"])
@@ -713,6 +799,8 @@ def build_loaders(opts: dict[str, Any], data: _Data, device: str) -> tuple[Any, 
         transform = transforms.Compose([
             transforms.RandomShift(1, image_shape=data.image_shape),
             transforms.GaussianNoise(0.05, clip=(0.0, 1.0))])
+        if opts["model"] == "cnn":
+            transform = _OnChannels(transform)
     # "full": one batch of the whole training set (DataLoader's batch_size=None is PyTorch's
     # unbatched mode, one example at a time)
     bs = len(data.train) if opts["batch_size"] == "full" else opts["batch_size"]
@@ -859,9 +947,14 @@ def _describe_run(opts: dict[str, Any], data: _Data, model: Any, device: str) ->
     from gradflow.models import parse_hidden
 
     sizes = data.sizes()
-    hidden = parse_hidden(opts["hidden"])
-    widths = "-".join(str(w) for w in (data.in_features, *hidden, data.n_classes))
-    kind = f"MLP {widths} {opts['activation']}" if hidden else f"linear {widths}"
+    if opts["model"] == "cnn":
+        height, width = data.image_shape
+        kind = (f"CNN 1x{height}x{width} conv {opts['channels'].replace(',', '-')} relu "
+                f"-> {data.n_classes}")
+    else:
+        hidden = parse_hidden(opts["hidden"])
+        widths = "-".join(str(w) for w in (data.in_features, *hidden, data.n_classes))
+        kind = f"MLP {widths} {opts['activation']}" if hidden else f"linear {widths}"
     n_params = sum(p.numel() for p in model.parameters())
     bs = opts["batch_size"]
     regime = "full batch" if bs == "full" else "stochastic" if bs == 1 else f"batch {bs}"

@@ -1,8 +1,9 @@
-"""Ready-made models: a configurable multilayer perceptron.
+"""Ready-made models: a configurable multilayer perceptron and a small LeNet-style CNN.
 
-    from gradflow.models import mlp
+    from gradflow.models import cnn, mlp
     model = mlp(64, [128], 10, activation="relu", norm="batch", dropout=0.2, init="he")
     # Sequential(Linear(64, 128), BatchNorm1d(128), ReLU(), Dropout(0.2), Linear(128, 10))
+    model = cnn((1, 8, 8), 10, channels=(16, 32))  # takes (N, 1, 8, 8) images
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from gradflow import nn
 
-__all__ = ["ACTIVATIONS", "NORMS", "INITS", "mlp", "parse_hidden"]
+__all__ = ["ACTIVATIONS", "NORMS", "CNN_NORMS", "INITS", "mlp", "cnn", "parse_hidden"]
 
 #: Activation name -> module factory.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -23,6 +24,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 NORMS: dict[str, type[nn.Module] | None] = {
     "none": None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm,
 }
+#: ``cnn`` normalization name -> the name of its ``gradflow.nn`` module (looked up when a model
+#: is built, so ``"batch"`` works once ``nn.BatchNorm2d`` is exported).
+CNN_NORMS: dict[str, str | None] = {"none": None, "batch": "BatchNorm2d"}
 #: ``"default"`` keeps PyTorch's Linear init; ``"xavier"`` is Glorot uniform; ``"he"`` is
 #: Kaiming (He) normal. Both zero the biases (lecture 004).
 INITS = ("default", "xavier", "he")
@@ -113,3 +117,78 @@ def _linear(fan_in: int, fan_out: int, init: str, activation: str, dtype: Any) -
     if init != "default":
         _init_linear(layer, init, activation)
     return layer
+
+
+def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (16, 32),
+        norm: str = "none", dropout: float = 0.0, hidden: int = 128, dtype: Any = None,
+        device: Any = None) -> nn.Sequential:
+    """A small LeNet-style convolutional classifier of ``(N, C, H, W)`` images.
+
+    One stage per entry ``c`` of ``channels``: ``Conv2d(c_prev, c, 3, padding=1) -> [norm] ->
+    ReLU`` (same size), then ``Conv2d(c, c, 3, stride=2, padding=1) -> [norm] -> ReLU``, which
+    halves H and W, ``⌈n/2⌉``, in place of pooling. Then ``Flatten -> [Dropout] ->
+    Linear(c·H'·W', hidden) -> ReLU -> [Dropout] -> Linear(hidden, n_classes)`` (logits).
+    For ``(1, 8, 8)`` digits and ``channels=(16, 32)``: 8x8 -> 4x4 -> 2x2, 128 features.
+
+    Args:
+        in_shape: ``(C, H, W)`` of one input image.
+        n_classes: number of outputs (logits).
+        channels: output channels of each stage (at least one stage).
+        norm: ``"none"`` or ``"batch"`` (``nn.BatchNorm2d`` after each convolution, which then
+            has no bias; looked up when the model is built).
+        dropout: drop probability before each Linear (0 = no Dropout layer).
+        hidden: width of the hidden Linear layer (0: the flattened features feed the output).
+        dtype: parameter dtype (default float32).
+        device: where the model lives; built on the CPU, then moved.
+
+    Raises:
+        ValueError: a bad shape, channel list, norm or dropout, or an image too small for
+            the number of stages.
+        RuntimeError: ``norm="batch"`` while this gradflow has no ``nn.BatchNorm2d``.
+    """
+    shape = tuple(in_shape)
+    if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0
+                              for s in shape):
+        raise ValueError(f"cnn: in_shape must be (C, H, W) of positive ints, got {in_shape!r}")
+    chans = tuple(channels)
+    if not chans or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in chans):
+        raise ValueError(f"cnn: channels must be a non-empty sequence of positive ints, got "
+                         f"{channels!r}")
+    for name, value, low in (("n_classes", n_classes, 1), ("hidden", hidden, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"cnn: {name} must be an int >= {low}, got {value!r}")
+    if norm not in CNN_NORMS:
+        raise ValueError(f"cnn: unknown norm {norm!r}; choose one of {', '.join(CNN_NORMS)}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"cnn: dropout must be in [0, 1), got {dropout!r}")
+    norm_cls = None
+    if CNN_NORMS[norm] is not None:
+        norm_cls = getattr(nn, CNN_NORMS[norm], None)
+        if norm_cls is None:
+            raise RuntimeError(f"cnn: norm={norm!r} needs gradflow.nn.{CNN_NORMS[norm]}, which "
+                               f"this gradflow does not have; use norm='none'")
+    c_prev, (height, width) = shape[0], shape[1:]
+    if min(height, width) < 2 ** (len(chans) - 1):
+        raise ValueError(f"cnn: a {height}x{width} image is too small for {len(chans)} "
+                         f"stride-2 stages; pass fewer channels")
+    layers: list[nn.Module] = []
+    for c in chans:
+        for stride, fan_in in ((1, c_prev), (2, c)):
+            layers.append(nn.Conv2d(fan_in, c, 3, stride=stride, padding=1,
+                                    bias=norm_cls is None, dtype=dtype))
+            if norm_cls is not None:
+                layers.append(norm_cls(c, dtype=dtype))
+            layers.append(nn.ReLU())
+        height, width, c_prev = (height + 1) // 2, (width + 1) // 2, c
+    layers.append(nn.Flatten())
+    features = c_prev * height * width
+    for fan_in, fan_out, last in ((features, hidden, False), (hidden or features, n_classes, True)):
+        if fan_out == 0:
+            continue
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(fan_in, fan_out, dtype=dtype))
+        if not last:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    return model if device is None else model.to(device=device)

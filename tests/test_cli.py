@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 import gradflow as gf
 from gradflow import cli
 from gradflow.cli import main
-from gradflow.models import mlp
+from gradflow.models import cnn, mlp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Small, fast settings shared by most train runs.
@@ -230,6 +231,86 @@ def test_mnist_idx_separate_test_files(capsys, tmp_path):
     assert json.loads(Path("m", "results.json").read_text())["test_examples"] == 30
 
 
+# --- train --model cnn -------------------------------------------------------------------------
+def test_cnn_on_digits_learns_and_saves_the_tested_weights(capsys):
+    code, out_text, err = run(capsys, "train", "--model", "cnn", "--epochs", "2", "--out", "c",
+                              "--no-progress")
+    assert code == 0, err
+    assert "model: CNN 1x8x8 conv 16-32 relu -> 10" in out_text
+    results = json.loads(Path("c", "results.json").read_text())
+    assert results["test_accuracy"] >= 0.8  # ~0.9 after 2 epochs; >= 0.98 after the defaults
+    options = json.loads(Path("c", "config.json").read_text())["options"]
+    assert options["model"] == "cnn" and options["channels"] == "16,32"
+    assert options["hidden"] is None  # an MLP option, not resolved for a CNN
+    model = cnn((1, 8, 8), 10)
+    model.load_state_dict(gf.load(str(Path("c", "model.gf"))))
+    _, test = gf.data.datasets.load_digits(test_size=0.2, seed=0)
+    x, y = test.arrays
+    model.eval()
+    with gf.no_grad():
+        logits = model(gf.tensor(x.reshape(-1, 1, 8, 8)))
+    accuracy = float((logits.argmax(1).numpy() == y).mean())
+    assert accuracy == pytest.approx(results["test_accuracy"])
+
+
+def test_cnn_on_mnist_idx_with_augmentation(capsys, tmp_path):
+    images, labels = write_idx(tmp_path)
+    code, out_text, err = run(capsys, "train", "--model", "cnn", "--dataset", "mnist-idx",
+                              "--mnist-images", str(images), "--mnist-labels", str(labels),
+                              "--augment", "--channels", "4", "--dropout", "0.1", "--epochs",
+                              "1", "--no-progress", "--out", "m")
+    assert code == 0, err
+    assert "model: CNN 1x6x6 conv 4 relu -> 3" in out_text and "augment" in out_text
+    layers = json.loads(Path("m", "config.json").read_text())["model"]["layers"]
+    assert sum(layer.startswith("Conv2d") for layer in layers) == 2
+    assert sum(layer.startswith("Dropout") for layer in layers) == 2
+
+
+def test_cnn_needs_square_images(capsys, tmp_path):
+    images, labels = tmp_path / "images.idx", tmp_path / "labels.idx"
+    images.write_bytes(struct.pack(">IIII", 0x803, 10, 4, 5) + bytes(200))
+    labels.write_bytes(struct.pack(">II", 0x801, 10) + bytes(range(10)))
+    code, _, err = run(capsys, "train", "--model", "cnn", "--dataset", "mnist-idx",
+                       "--mnist-images", str(images), "--mnist-labels", str(labels),
+                       "--out", "m")
+    assert code == 1
+    assert_one_line_error(err)
+    assert "--model cnn: the mnist-idx examples have 20 pixels, not a square image" in err
+    assert not Path("m").exists()
+
+
+def test_cnn_norm_batch_is_looked_up_when_built(capsys, monkeypatch):
+    from gradflow.nn.normalization import BatchNorm2d
+
+    monkeypatch.delattr(gf.nn, "BatchNorm2d", raising=False)
+    code, _, err = run(capsys, "train", "--model", "cnn", "--norm", "batch", "--out", "a")
+    assert code == 1
+    assert_one_line_error(err)
+    assert "norm='batch' needs gradflow.nn.BatchNorm2d" in err and not Path("a").exists()
+    monkeypatch.setattr(gf.nn, "BatchNorm2d", BatchNorm2d, raising=False)
+    code, _, err = run(capsys, "train", "--model", "cnn", "--norm", "batch", "--channels", "4",
+                       "--epochs", "1", "--out", "b", "--no-progress")
+    assert code == 0, err
+    layers = json.loads(Path("b", "config.json").read_text())["model"]["layers"]
+    assert sum(layer.startswith("BatchNorm2d(4") for layer in layers) == 2
+    assert all("bias=False" in layer for layer in layers if layer.startswith("Conv2d"))
+
+
+def test_cnn_builder_shapes_and_errors():
+    model = cnn((3, 9, 7), 5, channels=(4, 6, 8), hidden=0)
+    assert model(gf.zeros(2, 3, 9, 7)).shape == (2, 5)  # 9x7 -> 5x4 -> 3x2 -> 2x1
+    assert model[-1].in_features == 8 * 2 * 1
+    for kwargs, words in [({"in_shape": (8, 8)}, "in_shape must be (C, H, W)"),
+                          ({"channels": ()}, "channels must be a non-empty"),
+                          ({"norm": "layer"}, "unknown norm 'layer'"),
+                          ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+                          ({"n_classes": 0}, "n_classes must be an int >= 1"),
+                          ({"channels": (2, 2, 2, 2, 2)}, "too small for 5 stride-2 stages")]:
+        args = {"in_shape": (1, 8, 8), "n_classes": 10, **kwargs}
+        with pytest.raises(ValueError, match=re.escape(words)):
+            cnn(args.pop("in_shape"), args.pop("n_classes"), **args)
+
+
 @pytest.mark.parametrize("options", [
     ["--batch-size", "full", "--optimizer", "sgd"],
     ["--batch-size", "1", "--optimizer", "momentum", "--momentum", "0.5"],
@@ -310,6 +391,21 @@ def test_mlflow_missing_is_one_line(capsys, monkeypatch):
      "--test-split applies only with a held-out test set"),
     (["train", "--dataset", "mnist-idx", "--mnist-images", "a", "--mnist-labels", "b",
       "--mnist-test-images", "c"], 2, "give both --mnist-test-images and --mnist-test-labels"),
+    (["train", "--model", "cnn", "--dataset", "two-gaussians"], 2,
+     "--model cnn needs image data: --dataset digits or mnist-idx (this run uses --dataset "
+     "two-gaussians; use --model mlp for it)"),
+    (["train", "--model", "resnet"], 2, "argument --model: invalid choice: 'resnet'"),
+    (["train", "--model", "cnn", "--hidden", "64"], 2,
+     "--hidden applies only with --model mlp (this run uses --model cnn)"),
+    (["train", "--model", "cnn", "--init", "he"], 2, "--init applies only with --model mlp"),
+    (["train", "--model", "cnn", "--activation", "tanh"], 2,
+     "--activation applies only with --model mlp"),
+    (["train", "--channels", "8"], 2,
+     "--channels applies only with --model cnn (this run uses --model mlp)"),
+    (["train", "--model", "cnn", "--channels", "8,0"], 2, "argument --channels"),
+    (["train", "--model", "cnn", "--channels", "none"], 2, "at least one stage"),
+    (["train", "--model", "cnn", "--norm", "layer"], 2,
+     "--norm layer does not apply to --model cnn; choose one of none, batch"),
 ])
 def test_errors_are_one_line(capsys, argv, code, words):
     got, out_text, err = run(capsys, *argv)
@@ -426,7 +522,8 @@ def test_help(capsys):
     assert code == 0 and out_text.strip() == f"gradflow {gf.__version__}"
     code, out_text, _ = run(capsys, "train", "--help")
     assert code == 0
-    for flag in ("--dataset", "--mnist-images", "--hidden", "--activation", "--norm",
+    for flag in ("--dataset", "--mnist-images", "--model", "--channels", "--hidden", "--activation",
+                 "--norm",
                  "--dropout", "--optimizer", "--lr", "--momentum", "--batch-size", "--epochs",
                  "--device", "--weight-decay", "--l2", "--clip", "--clip-adaptive", "--augment",
                  "--early-stopping", "--val-split", "--seed", "--out", "--resume",
