@@ -586,7 +586,68 @@ def section_mlp(report: Report, args) -> None:
                 "range back to the host (2 syncs a step).")
 
 
-# --- (d) files -------------------------------------------------------------------------------
+def _cnn(lib, device):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2),
+                         nn.ReLU(), nn.Flatten(), nn.Linear(64 * 11 * 11, 10)).to(device)
+
+
+def _cnn_step_time(lib, xb, yb, sync, steps, repeats):
+    model = _cnn(lib, "cuda")
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = lib.tensor(xb, device="cuda"), lib.tensor(yb, device="cuda")
+
+    def step():
+        opt.zero_grad()
+        lib.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return _wall(step, sync, steps, repeats)
+
+
+def section_cnn(report: Report, args) -> None:
+    """A small CNN's SGD step (conv 1→32 5×5, conv 32→64 3×3 stride 2, linear) on 28×28."""
+    import cupy
+    import numpy as np
+
+    import gradflow as gf
+    from gradflow.kernels.cuda.conv import cudnn
+
+    try:
+        import torch
+        has_torch = torch.cuda.is_available()
+    except Exception:
+        has_torch = False
+    report.line(f"gradflow convolutions on cuDNN: {cudnn() is not None} (else im2col + cuBLAS)")
+    steps, repeats = (5, 3) if args.quick else (10, 5)
+    table = []
+    for batch in ([64, 512] if args.quick else [64, 512, 2048]):
+        if time.monotonic() - T0 > args.budget:
+            report.line(f"(time budget reached: batch {batch} and later skipped)")
+            break
+        rng = np.random.default_rng(0)
+        xb = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+        yb = rng.integers(0, 10, batch)
+        t_gf, err = _try(_cnn_step_time, gf, xb, yb, cupy.cuda.Device().synchronize, steps,
+                         repeats)
+        cupy.get_default_memory_pool().free_all_blocks()
+        t_t, err_t = (None, None)
+        if has_torch:
+            t_t, err_t = _try(_cnn_step_time, torch, xb, yb, torch.cuda.synchronize, steps,
+                              repeats)
+            torch.cuda.empty_cache()
+        note = "; ".join(e for e in (err, err_t) if e)
+        ratio = t_gf / t_t if t_gf and t_t else None
+        table.append([batch, fmt(t_gf), fmt(t_t), fmt(ratio), note])
+        report.row(section="cnn", name="conv5-conv3s2-linear SGD", shape=f"batch {batch}",
+                   impl="gradflow", median_ms=t_gf, ratio_vs_torch=ratio, note=note)
+        report.row(section="cnn", name="conv5-conv3s2-linear SGD", shape=f"batch {batch}",
+                   impl="torch", median_ms=t_t)
+    report.table(["batch", "gradflow ms/step", "torch ms/step", "gradflow/torch", "note"],
+                 table)
+
+
+# --- (e) files -------------------------------------------------------------------------------
 def write_files(report: Report, info: dict, out_dir: str) -> tuple[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     device = re.sub(r"[^A-Za-z0-9]+", "_", info.get("device", "gpu")).strip("_") or "gpu"
@@ -631,6 +692,7 @@ def main(argv=None) -> int:
     run_section(report, "b. Fused kernels vs copy bandwidth and PyTorch eager", section_kernels,
                 args)
     run_section(report, "c. MLP training step vs PyTorch", section_mlp, args)
+    run_section(report, "d. CNN training step vs PyTorch", section_cnn, args)
     try:
         md, csv_path = write_files(report, info, args.out)
         print(f"\nwrote {md} and {csv_path} ({time.monotonic() - T0:.0f} s in all)")

@@ -12,14 +12,15 @@ first call. Nothing here imports above ``gradflow.kernels``; what a kernel needs
 Families: ``elementwise`` (activations, dropout mask, erf), ``softmax`` (row softmax/log-softmax),
 ``loss`` (cross-entropy from class indices), ``normalization`` (layer norm, (N, C) batch norm),
 ``optim`` (SGD, Adam/AdamW, RMSprop updates), ``matmul`` (the TF32 switch), ``shape``
-(scatter-add).
+(scatter-add), ``conv`` (cuDNN convolutions where CuPy has cuDNN).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-FAMILIES = ("elementwise", "softmax", "loss", "normalization", "optim", "matmul", "shape")
+FAMILIES = ("elementwise", "softmax", "loss", "normalization", "optim", "matmul", "shape",
+            "conv")
 
 
 def overrides(backend) -> dict[str, Callable]:
