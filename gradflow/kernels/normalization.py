@@ -18,7 +18,8 @@ def _normalize(xp, x, axes, eps):
     d = x - mean
     var = xp.mean(d * d, axis=axes, keepdims=True)
     rstd = 1 / xp.sqrt(var + eps)
-    return d * rstd, mean, var, rstd
+    d *= rstd  # x̂ in place: d is not needed after
+    return d, mean, var, rstd
 
 
 @kernel
@@ -58,6 +59,17 @@ def norm_backward(xp, g, xhat, rstd, weight, axes, param_axes):
     over (γ and β come back with the shape of x without those axes). Returns (dL/dx, dL/dγ or
     None, dL/dβ or None).
     """
+    if axes == param_axes:  # batch norm: the per-channel sums serve both dL/dx and dL/dγ, dL/dβ
+        n = g.size // rstd.size
+        gb = xp.sum(g, axis=axes, keepdims=True)
+        gw = xp.sum(g * xhat, axis=axes, keepdims=True)
+        gx = xhat * (gw / n)
+        xp.subtract(g, gx, out=gx)
+        gx -= gb / n
+        gx *= rstd if weight is None else rstd * weight
+        if weight is None:  # the CUDA kernels' contract: no parameter grads without γ
+            return gx, None, None
+        return gx, gw.reshape(-1), gb.reshape(-1)
     gh = g * weight if weight is not None else g
     gx = rstd * (gh - xp.mean(gh, axis=axes, keepdims=True)
                  - xhat * xp.mean(gh * xhat, axis=axes, keepdims=True))
