@@ -36,8 +36,19 @@ from gradflow.ops.loss import (
     smooth_l1_loss,
 )
 from gradflow.ops.matmul import linear
-from gradflow.ops.normalization import batch_norm, layer_norm
+from gradflow.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from gradflow.ops.padding import pad
+from gradflow.ops.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from gradflow.ops.resize import interpolate
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
@@ -46,5 +57,7 @@ __all__ = [
     "pad", "dropout1d", "dropout2d", "dropout3d",
     "smooth_l1_loss", "huber_loss",
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-    "unfold", "fold",
+    "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "interpolate", "group_norm", "instance_norm",
 ]

@@ -22,7 +22,7 @@ from gradflow.nn.conv import (
     ConvTranspose3d,
 )
 from gradflow.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
-from gradflow.nn.flatten import Flatten
+from gradflow.nn.flatten import Flatten, Unflatten
 from gradflow.nn.fold import Fold, Unfold
 from gradflow.nn.linear import Identity, LazyLinear, Linear
 from gradflow.nn.loss import (
@@ -36,8 +36,28 @@ from gradflow.nn.loss import (
     SmoothL1Loss,
 )
 from gradflow.nn.module import IncompatibleKeys, Module
-from gradflow.nn.normalization import BatchNorm1d, LayerNorm
+from gradflow.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+)
 from gradflow.nn.parameter import Parameter, UninitializedParameter
+from gradflow.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from gradflow.nn.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "Linear", "Identity",
@@ -47,5 +67,8 @@ __all__ = [
     "ModuleDict", "ParameterList", "ParameterDict", "LazyLinear", "UninitializedParameter",
     "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "init", "utils", "functional",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "Unfold", "Fold",
+    "Unfold", "Fold", "Unflatten", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
