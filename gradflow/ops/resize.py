@@ -19,6 +19,7 @@ PyTorch.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 from gradflow.ops._util import tensor_arg
@@ -45,7 +46,8 @@ def _per_axis(value, k: int, what: str, x: Tensor, kind):
     for v in value:
         if isinstance(v, bool) or not isinstance(v, kind):
             raise TypeError(f"interpolate(): {what} must be "
-                            f"{'ints' if kind is int else 'numbers'} (or a tuple of them), "
+                            f"{'ints' if what == 'output size' else 'numbers'} (or a tuple of "
+                            f"them), "
                             f"got {value!r}")
     return value
 
@@ -131,11 +133,11 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,  # noqa:
         raise ValueError("interpolate(): either size or scale_factor should be defined")
     k = x.ndim - 2
     if size is not None:
-        out = _per_axis(size, k, "output size", x, int)
+        out = tuple(int(o) for o in _per_axis(size, k, "output size", x, numbers.Integral))
         scales = (None,) * k
     else:
         scales = tuple(float(s) for s in _per_axis(scale_factor, k, "scale_factor", x,
-                                                    (int, float)))
+                                                    numbers.Real))
         out = tuple(math.floor(float(n) * s) for n, s in zip(x.shape[2:], scales))
         if recompute_scale_factor:
             scales = (None,) * k
