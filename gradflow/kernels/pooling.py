@@ -75,19 +75,35 @@ def _update(xp, best, idx, v, flat):
 
 @kernel
 def max_pool_forward(xp, x, kshape, stride, pad, dilation, oshape):
-    """y[n,c,i] = max over the window of x (implicit −inf padding) and its flat plane index."""
+    """y[n,c,i] = max over the window of x (implicit −inf padding) and its flat plane index.
+
+    y is a chain of ``maximum`` over the window offsets (NaN propagates); the index is then the
+    first offset equal to y (offsets visited in reverse, the last write wins), the first input
+    element of the window where y is the lowest value, and the last NaN where y is NaN
+    (PyTorch's rule: ``val > max || isnan(val)`` from max = −inf at the first element)."""
     spatial = x.shape[2:]
-    xpad = _padded(xp, x, pad, _high(spatial, kshape, stride, pad, dilation, oshape),
-                   _lowest(xp, x.dtype))
+    low = _lowest(xp, x.dtype)
+    xpad = _padded(xp, x, pad, _high(spatial, kshape, stride, pad, dilation, oshape), low)
+    offsets = list(_offsets(kshape, stride, dilation, oshape))
+    best = None
+    for _, sl in offsets:
+        best = xpad[sl].copy() if best is None else xp.maximum(best, xpad[sl], out=best)
     starts = [xp.arange(o) * s - p for o, s, p in zip(oshape, stride, pad)]
+
+    def flat(offs):
+        return _flat(xp, [st + o * d for st, o, d in zip(starts, offs, dilation)], spatial)
+
+    idx = xp.empty(best.shape, dtype=xp.int64)
+    for offs, sl in reversed(offsets):
+        xp.copyto(idx, flat(offs), where=xpad[sl] == best)
     first = [st + xp.maximum(-st + d - 1, 0) // d * d for st, d in zip(starts, dilation)]
-    out = x.shape[:2] + tuple(oshape)
-    best = xp.full(out, _lowest(xp, x.dtype), dtype=x.dtype)
-    idx = xp.empty(out, dtype=xp.int64)
-    idx[...] = _flat(xp, first, spatial)
-    for offs, sl in _offsets(kshape, stride, dilation, oshape):
-        pos = [st + o * d for st, o, d in zip(starts, offs, dilation)]
-        _update(xp, best, idx, xpad[sl], _flat(xp, pos, spatial))
+    xp.copyto(idx, _flat(xp, first, spatial), where=best == low)
+    if x.dtype.kind == "f":
+        nan = best != best
+        if xp.__name__ != "numpy" or nan.any():  # no host sync on a GPU: always run the pass
+            for offs, sl in offsets:
+                v = xpad[sl]
+                xp.copyto(idx, flat(offs), where=v != v)
     return best, idx
 
 
