@@ -12,7 +12,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NAMES = ["01_pytorch_style_loop", "02_sigmoid_neuron_graph", "03_digits_regularizers",
-         "04_batch_vs_minibatch_vs_sgd", "05_learning_rate"]
+         "04_batch_vs_minibatch_vs_sgd", "05_learning_rate", "cnn_digits"]
 
 
 def load(name: str) -> ModuleType:
@@ -104,3 +104,19 @@ def test_05_learning_rate(capsys):
     assert "diverged (above 2/λ_max)" in rows["2.1"]
     for m in ("0.5", "1.0", "1.5", "1.9"):
         assert "below 2/λ_max" in rows[m]
+
+
+def test_cnn_digits(capsys):
+    out = run(capsys, "cnn_digits", "--epochs", "2")
+    assert "DigitsCNN, 34,170 parameters; 1437 train / 360 test digits" in out
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert [r[0] for r in rows] == ["1", "2"]
+    final = numbers(next(line for line in out.splitlines() if line.startswith("test accuracy")))
+    assert final[0] == float(rows[-1][2]) >= 0.7  # ~0.85 after 2 epochs, ~0.99 after 15
+
+
+def test_cnn_digits_runs_on_pytorch_too(capsys):
+    pytest.importorskip("torch")
+    out = run(capsys, "cnn_digits", "--epochs", "1", "--torch")
+    assert out.startswith("torch ") and "DigitsCNN, 34,170 parameters" in out
+    assert "test accuracy after 1 epochs" in out
