@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
-BENCHMARKS = ("lr", "throughput", "convergence")
+BENCHMARKS = ("lr", "throughput", "convergence", "conv")
 DATASETS = ("digits", "two-gaussians", "mnist-idx")
 MODELS = ("mlp", "cnn")
 #: Datasets whose examples are square images (what ``--model cnn`` needs).
