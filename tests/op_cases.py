@@ -392,7 +392,9 @@ INDEX_CASES = [
      (np.array([[0, 1, -100, 2], [1, 1, 0, 2]]),)),
 ]
 
-ALL_CASES = CASES + INDEX_CASES
+from op_cases_nn import NN_CASES  # noqa: E402  (it imports R and _on from here)
+
+ALL_CASES = CASES + INDEX_CASES + NN_CASES
 
 # Per-case tolerances for the float32 pass (default: oracle.FLOAT32_TOL).
 FLOAT32_TOL: dict[str, dict] = {}
