@@ -32,7 +32,7 @@ CONV_CASES = [
     ("conv1d_dilated", lambda x, w: F.conv1d(x, w, stride=2, dilation=2) ** 2,
      lambda x, w: _conv_jax(x, w, (2,), [(0, 0)], (2,)) ** 2, [R(2, 3, 11), R(2, 3, 3, seed=1)],
      ()),
-    ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1,
+    ("conv_transpose2d_sq", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1,
                                                          output_padding=1) ** 2,
      lambda x, w: jax.vjp(lambda z: _conv_jax(z, w, (2, 2), [(1, 1), (1, 1)]),
                           jnp.zeros((2, 2, 8, 6)))[1](x)[0] ** 2,

@@ -150,7 +150,7 @@ def test_conv_transpose_second_order_matches_jax(device):
 
     check_op(gf_fn, jax_fn, [rng.standard_normal((2, 3, 4, 3)),
                              rng.standard_normal((3, 2, 3, 3))], device=device,
-             key="conv_transpose2d")
+             key="test_conv.conv_transpose2d_cubed")
 
 
 def test_conv_gradients_match_finite_differences():
