@@ -50,6 +50,10 @@ DEFAULT_LR_SCALE = {"two-gaussians": 10.0}
 #: Hidden layers used when ``--hidden`` is not given ("" is a single linear layer).
 DEFAULT_HIDDEN = {"digits": "128", "two-gaussians": "", "mnist-idx": "128"}
 
+#: Defaults that differ for ``--model cnn`` (where not given): the recipe measured to reach 98 %
+#: mean test accuracy on digits over 5 splits (without dropout the CNN overfits).
+CNN_DEFAULTS: dict[str, Any] = {"dropout": 0.3, "epochs": 30, "scheduler": "cosine"}
+
 #: Every ``gradflow train`` option and its default (``None``: resolved from other options).
 TRAIN_DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "mnist_images": None, "mnist_labels": None,
@@ -232,8 +236,9 @@ def _add_train(sub: Any) -> None:
     model.add_argument("--model", choices=MODELS,
                        help="mlp: a multilayer perceptron on the flat rows; cnn: Conv2d-ReLU "
                             "stages (stride-2 convolutions downsample) and two Linear layers on "
-                            f"(N, 1, H, W) images of {' or '.join(IMAGE_DATASETS)} "
-                            f"(default: {d['model']})")
+                            f"(N, 1, H, W) images of {' or '.join(IMAGE_DATASETS)}; cnn changes "
+                            "the defaults of --dropout to 0.3, --epochs to 30 and --scheduler to "
+                            f"cosine (default: {d['model']})")
     model.add_argument("--channels", type=_channels, metavar="SIZES",
                        help=f"--model cnn: channels of each stage (default: {DEFAULT_CHANNELS})")
     model.add_argument("--hidden", type=_hidden, metavar="SIZES",
@@ -497,6 +502,8 @@ def resolve_train_options(given: dict[str, Any]) -> tuple[dict[str, Any], str | 
             opts["out"] = _short_path(os.path.dirname(checkpoint))
     opts.update(given)
     cnn = opts["model"] == "cnn"
+    if cnn and "resume" not in given:
+        opts.update({k: v for k, v in CNN_DEFAULTS.items() if k not in given})
     if opts["hidden"] is None and not cnn:
         opts["hidden"] = DEFAULT_HIDDEN[opts["dataset"]]
     if opts["channels"] is None and cnn:

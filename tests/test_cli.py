@@ -234,13 +234,14 @@ def test_mnist_idx_separate_test_files(capsys, tmp_path):
 # --- train --model cnn -------------------------------------------------------------------------
 def test_cnn_on_digits_learns_and_saves_the_tested_weights(capsys):
     code, out_text, err = run(capsys, "train", "--model", "cnn", "--epochs", "2", "--out", "c",
-                              "--no-progress")
+                              "--dropout", "0", "--no-progress")
     assert code == 0, err
     assert "model: CNN 1x8x8 conv 16-32 relu -> 10" in out_text
     results = json.loads(Path("c", "results.json").read_text())
     assert results["test_accuracy"] >= 0.8  # ~0.9 after 2 epochs; >= 0.98 after the defaults
     options = json.loads(Path("c", "config.json").read_text())["options"]
     assert options["model"] == "cnn" and options["channels"] == "16,32"
+    assert options["scheduler"] == "cosine" and options["dropout"] == 0.0  # cnn default; given
     assert options["hidden"] is None  # an MLP option, not resolved for a CNN
     model = cnn((1, 8, 8), 10)
     model.load_state_dict(gf.load(str(Path("c", "model.gf"))))
