@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -987,6 +988,19 @@ def tensor_backend(t: Tensor) -> Backend:
     return t._backend
 
 
+def tensor_methods(*, replace: tuple[str, ...] = (), **methods: Callable) -> None:
+    """Bind op-family functions as Tensor methods: ``tensor_methods(cumsum=cumsum)`` makes
+    ``t.cumsum(dim)`` call ``cumsum(t, dim)`` (PyTorch's methods are its functions with the
+    input as ``self``). An op module calls it once, at its end, so the method exists as soon as
+    the op does. Binding over an existing attribute is an error unless it is named in
+    ``replace`` (no silent override of a method another family defined)."""
+    for name, fn in methods.items():
+        if name in Tensor.__dict__ and name not in replace:
+            raise RuntimeError(f"Tensor.{name} is defined already; name it in replace=(...) to "
+                               f"rebind it to {fn.__module__}.{fn.__qualname__}")
+        setattr(Tensor, name, fn)
+
+
 # The ops modules import Tensor; bind the operators' implementations once they exist.
 from gradflow.ops import activation as _act  # noqa: E402
 from gradflow.ops import math as _math  # noqa: E402
@@ -1005,4 +1019,4 @@ from gradflow.ops.matmul import bmm as _bmm  # noqa: E402
 from gradflow.ops.matmul import matmul as _matmul  # noqa: E402
 from gradflow.ops.matmul import mm as _mm  # noqa: E402
 
-__all__ = ["Size", "Tensor", "backend_of_array", "cpu_backend"]
+__all__ = ["Size", "Tensor", "backend_of_array", "cpu_backend", "tensor_methods"]

@@ -392,9 +392,23 @@ INDEX_CASES = [
      (np.array([[0, 1, -100, 2], [1, 1, 0, 2]]),)),
 ]
 
-from op_cases_nn import NN_CASES  # noqa: E402  (it imports R and _on from here)
 
-ALL_CASES = CASES + INDEX_CASES + NN_CASES
+def _family_cases() -> list:
+    """The ``CASES`` of every ``tests/op_cases_<family>.py`` (they import R and _on from here),
+    so a new op family adds its own file."""
+    import importlib
+    import pathlib
+
+    here = pathlib.Path(__file__).parent
+    cases = []
+    for path in sorted(here.glob("op_cases_*.py")):
+        cases += importlib.import_module(path.stem).CASES
+    return cases
+
+
+ALL_CASES = CASES + INDEX_CASES + _family_cases()
+_names = [c[0] for c in ALL_CASES]
+assert len(_names) == len(set(_names)), "oracle case names must be unique (the cache key)"
 
 # Per-case tolerances for the float32 pass (default: oracle.FLOAT32_TOL).
 FLOAT32_TOL: dict[str, dict] = {}

@@ -219,3 +219,19 @@ def test_dlpack_with_numpy_torch_and_jax():
     j = gf.from_dlpack(jnp.arange(3.0))
     assert j.tolist() == [0, 1, 2]
     np.testing.assert_array_equal(np.from_dlpack(t), t.numpy())
+
+
+def test_tensor_methods_binds_and_refuses_silent_override():
+    from gradflow.tensor import Tensor, tensor_methods
+
+    def twice_plus(t, k=1):
+        return t * 2 + k
+
+    try:
+        tensor_methods(_test_twice_plus=twice_plus)
+        assert gf.tensor([1.0, 2.0])._test_twice_plus(k=3).tolist() == [5.0, 7.0]
+        with pytest.raises(RuntimeError, match="Tensor.sum is defined already"):
+            tensor_methods(sum=twice_plus)
+    finally:
+        if "_test_twice_plus" in Tensor.__dict__:
+            delattr(Tensor, "_test_twice_plus")

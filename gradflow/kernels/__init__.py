@@ -22,20 +22,14 @@ def kernel(fn: Callable) -> Callable:
 
 
 def generic_kernels() -> dict[str, Callable]:
-    from gradflow.kernels import (  # noqa: F401  (importing registers the kernels)
-        activation,
-        conv,
-        dropout,
-        elementwise,
-        loss,
-        matmul,
-        normalization,
-        optim,
-        pooling,
-        reduction,
-        shape,
-    )
+    """Every generic kernel: importing each module of this package (``cuda`` aside) registers
+    its kernels, so a new op family only adds its own file."""
+    import importlib
+    import pkgutil
 
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "cuda":
+            importlib.import_module(f"{__name__}.{info.name}")
     return dict(_GENERIC)
 
 
