@@ -14,25 +14,26 @@ class Dropout(Module):
     The mask is drawn from the input device's generator (``gf.manual_seed`` makes it repeatable).
     """
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r} (p is the "
                              "probability of zeroing an element; p=1 would drop everything)")
         self.p = float(p)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class _ChannelDropout(Dropout):
     _fn = staticmethod(dropout2d)
 
     def forward(self, x: Tensor) -> Tensor:
-        return type(self)._fn(x, self.p, self.training)
+        return type(self)._fn(x, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_ChannelDropout):

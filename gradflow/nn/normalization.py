@@ -38,8 +38,8 @@ class _NormBase(Module):
     so state dicts load by name)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype: Any = None,
-                 device: Any = None, *, bias: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, int) or \
@@ -152,10 +152,10 @@ class _InstanceNorm(_NormBase):
     _rank: int = 0
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = False, track_running_stats: bool = False, dtype: Any = None,
-                 device: Any = None, *, bias: bool = True) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
-                         device, bias=bias)
+                 affine: bool = False, track_running_stats: bool = False, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
         name, r = type(self).__name__, self._rank
@@ -202,7 +202,7 @@ class GroupNorm(Module):
     ``weight`` (ones) and ``bias`` (zeros; unless ``bias=False``) when ``affine``."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, dtype: Any = None, device: Any = None, *,
+                 affine: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
         for what, v in (("num_groups", num_groups), ("num_channels", num_channels)):
@@ -233,8 +233,8 @@ class LayerNorm(Module):
     elementwise by ``weight`` (ones) and ``bias`` (zeros) when ``elementwise_affine``."""
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = None,
-                 device: Any = None) -> None:
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
             tuple(normalized_shape)

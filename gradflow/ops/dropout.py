@@ -10,21 +10,27 @@ from gradflow.ops.arithmetic import mul
 from gradflow.tensor import Tensor
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) (training only)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"dropout(): argument 'input' must be a Tensor, got {type(x).__name__}")
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) (training only);
+    ``inplace`` writes the result into ``input`` (an in-place op of the graph, as PyTorch's)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout(): argument 'input' must be a Tensor, got {type(input).__name__}")
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p} (p is the probability of "
                          "dropping an element)")
     if not training or p == 0.0:
-        return x
-    backend = x.backend
-    mask = backend.k.dropout_mask(backend.rng, x.shape, p, x.dtype)
-    return mul(x, Tensor.wrap(mask, backend))
+        return input
+    backend = input.backend
+    mask = backend.k.dropout_mask(backend.rng, input.shape, p, input.dtype)
+    return _result(input, mul(input, Tensor.wrap(mask, backend)), inplace)
 
 
-def _channel_dropout(x: Tensor, p: float, training: bool, k: int) -> Tensor:
+def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:  # noqa: A002
+    return input.copy_(out) if inplace else out
+
+
+def _channel_dropout(x: Tensor, p: float, training: bool, k: int, inplace: bool) -> Tensor:
     """Zero whole channels: one mask value per (example, channel) of a ``(N, C, *k dims)``
     input, or per channel of an unbatched ``(C, *k dims)`` one, scaled by 1/(1 − p)."""
     op = f"dropout{k}d"
@@ -48,23 +54,26 @@ def _channel_dropout(x: Tensor, p: float, training: bool, k: int) -> Tensor:
     shape = tuple(x.shape[:lead]) + (1,) * k
     backend = x.backend
     mask = backend.k.dropout_mask(backend.rng, shape, p, x.dtype)
-    return mul(x, Tensor.wrap(mask, backend))
+    return _result(x, mul(x, Tensor.wrap(mask, backend)), inplace)
 
 
-def dropout1d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+              inplace: bool = False) -> Tensor:
     """Channel dropout of ``(N, C, L)`` or ``(C, L)``: each channel zeroed with probability p."""
-    return _channel_dropout(x, p, training, 1)
+    return _channel_dropout(input, p, training, 1, inplace)
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+              inplace: bool = False) -> Tensor:
     """Channel dropout of ``(N, C, H, W)`` or ``(C, H, W)`` (a 3-D input is read as
     ``(N, C, L)``, with PyTorch's warning)."""
-    return _channel_dropout(x, p, training, 2)
+    return _channel_dropout(input, p, training, 2, inplace)
 
 
-def dropout3d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+              inplace: bool = False) -> Tensor:
     """Channel dropout of ``(N, C, D, H, W)`` or ``(C, D, H, W)``."""
-    return _channel_dropout(x, p, training, 3)
+    return _channel_dropout(input, p, training, 3, inplace)
 
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d"]

@@ -83,7 +83,7 @@ class LayerNorm(_Norm):
         return y
 
 
-def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalization over axis 1 (channels) of a ``(N, C, *)`` input (any rank >= 2):
@@ -92,24 +92,24 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     Training: normalize with the batch mean and biased variance, and update the running
     statistics in place (running variance unbiased, as PyTorch). Eval: use the running ones.
     """
-    tensor_arg(x, "batch_norm")
-    if x.ndim < 2:
+    tensor_arg(input, "batch_norm")
+    if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, *) with at least 2 "
-                         f"dims, got shape {x.shape}")
-    c = x.shape[1]
+                         f"dims, got shape {input.shape}")
+    c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ValueError(f"batch_norm: {name} has shape {t.shape} but the input has {c} "
-                             f"channels (input shape {x.shape}); expected ({c},)")
+                             f"channels (input shape {input.shape}); expected ({c},)")
     if training:
-        n = x.numel() // c
+        n = input.numel() // c
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                             f"got input of shape {x.shape}; use a larger batch or eval mode")
-        y, mean, var = BatchNormTrain.apply(x, weight, bias, float(eps))
+                             f"got input of shape {input.shape}; use a larger batch or eval mode")
+        y, mean, var = BatchNormTrain.apply(input, weight, bias, float(eps))
         if running_mean is not None and running_var is not None:
-            x.backend.k.batch_norm_update_stats(running_mean.array, running_var.array, mean.array,
+            input.backend.k.batch_norm_update_stats(running_mean.array, running_var.array, mean.array,
                                                 var.array, n, momentum)
             running_mean.increment_version()
             running_var.increment_version()
@@ -117,32 +117,32 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and "
                          "running_var")
-    pshape = (1, c) + (1,) * (x.ndim - 2)
+    pshape = (1, c) + (1,) * (input.ndim - 2)
     scale = 1 / sqrt(running_var + eps)
     if weight is not None:
         scale = scale * weight
     shift = -running_mean * scale
     if bias is not None:
         shift = shift + bias
-    return x * reshape(scale, pshape) + reshape(shift, pshape)
+    return input * reshape(scale, pshape) + reshape(shift, pshape)
 
 
-def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None,
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` axes of each example."""
-    tensor_arg(x, "layer_norm")
+    tensor_arg(input, "layer_norm")
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
-    if k == 0 or x.shape[x.ndim - k:] != normalized_shape:
+    if k == 0 or input.shape[input.ndim - k:] != normalized_shape:
         raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must match the trailing "
-                         f"axes of the input, got input of shape {x.shape}")
+                         f"axes of the input, got input of shape {input.shape}")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != normalized_shape:
             raise ValueError(f"layer_norm: {name} has shape {t.shape}, expected "
                              f"{normalized_shape}")
-    return LayerNorm.apply(x, weight, bias, float(eps), k)
+    return LayerNorm.apply(input, weight, bias, float(eps), k)
 
 
 def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:

@@ -37,7 +37,7 @@ def test_drop_rate_and_eval_identity():
     m = nn.Dropout2d(0.3)
     x = gf.ones(2, 3, 4, 4)
     assert m.eval()(x) is x and F.dropout2d(x, 0.3, training=False) is x
-    assert repr(m) == "Dropout2d(p=0.3)"
+    assert repr(m) == "Dropout2d(p=0.3, inplace=False)"
 
 
 def test_dropout2d_of_3d_input_warns_as_torch_and_errors():
@@ -52,3 +52,17 @@ def test_dropout2d_of_3d_input_warns_as_torch_and_errors():
         F.dropout3d(None)
     with pytest.raises(ValueError):
         nn.Dropout3d(-0.1)
+
+
+@pytest.mark.parametrize("fn,shape", [(F.dropout, (4, 6)), (F.dropout2d, (2, 3, 4, 4))])
+def test_inplace_dropout_writes_the_input_and_keeps_the_gradient(fn, shape):
+    gf.manual_seed(0)
+    leaf = gf.randn(*shape, requires_grad=True)
+    x = leaf * 1.0
+    out = fn(x, 0.5, True, True)
+    assert out is x  # PyTorch returns the input it overwrote
+    kept = (x.detach() != 0).to(dtype=gf.float32)
+    x.sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), 2.0 * kept.numpy())
+    m = gf.nn.Dropout(0.5, inplace=True)
+    assert repr(m) == "Dropout(p=0.5, inplace=True)"

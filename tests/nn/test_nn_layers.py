@@ -223,7 +223,7 @@ def test_dropout_eval_is_identity_and_seeded():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, m(x).numpy())
     assert nn.Dropout(0.0)(x) is x
-    assert repr(m) == "Dropout(p=0.5)"
+    assert repr(m) == "Dropout(p=0.5, inplace=False)"
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "0.5"])
