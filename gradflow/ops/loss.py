@@ -74,7 +74,7 @@ def _const_weight(w, like: Tensor, op: str, name: str = "weight") -> Tensor | No
     return w
 
 
-def _legacy(size_average, reduce, reduction: str, op: str) -> str:
+def _legacy(size_average, reduce, reduction: str, op: str, stacklevel: int = 3) -> str:
     """PyTorch's deprecated ``size_average``/``reduce`` pair, mapped to a reduction (warns).
 
     A string in the ``size_average`` slot is gradflow's former positional ``reduction``."""
@@ -86,7 +86,7 @@ def _legacy(size_average, reduce, reduction: str, op: str) -> str:
     keep = True if reduce is None else bool(reduce)
     out = "mean" if mean and keep else "sum" if keep else "none"
     warnings.warn(f"{op}: size_average and reduce args will be deprecated, please use "
-                  f"reduction='{out}' instead.", UserWarning, stacklevel=3)
+                  f"reduction='{out}' instead.", UserWarning, stacklevel=stacklevel)
     return out
 
 
@@ -94,6 +94,24 @@ def _check_reduction(reduction, op: str) -> str:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     return reduction
+
+
+def _loss_args(op: str, input, target, reduction="mean", size_average=None,  # noqa: A002
+               reduce=None, *, broadcast: bool = False, names=("input", "target"),
+               reductions: tuple = _REDUCTIONS) -> tuple[Tensor, Tensor, str]:
+    """The prologue every loss shares: the reduction (PyTorch's legacy ``size_average``/
+    ``reduce`` mapped, then validated), the input checked to be a Tensor and the target made a
+    Tensor like it. ``broadcast``: a target of another shape warns and broadcasts (as
+    PyTorch's elementwise losses)."""
+    reduction = _legacy(size_average, reduce, reduction, op, stacklevel=4)
+    if reduction not in reductions:
+        raise ValueError(f"{op}: reduction must be one of {reductions}, got {reduction!r}")
+    if broadcast:
+        x, t = _pair(input, target, op, stacklevel=4)
+    else:
+        x = _input(input, op, names[0])
+        t = _as_tensor_like(target, x, op, names[1])
+    return x, t, reduction
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -123,7 +141,7 @@ def _broadcast_shape(a: tuple, b: tuple, op: str) -> tuple:
     return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(pa, pb))
 
 
-def _pair(input, target, op: str) -> tuple[Tensor, Tensor]:
+def _pair(input, target, op: str, stacklevel: int = 3) -> tuple[Tensor, Tensor]:
     """Input and target of an elementwise loss; a different target shape warns and broadcasts,
     as PyTorch does."""
     input = _input(input, op)
@@ -132,7 +150,7 @@ def _pair(input, target, op: str) -> tuple[Tensor, Tensor]:
         warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the "
                       f"input size ({input.shape}). This will likely lead to incorrect results "
                       "due to broadcasting. Please ensure they have the same size.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=stacklevel)
         shape = _broadcast_shape(input.shape, target.shape, op)
         input, target = broadcast_to(input, shape), broadcast_to(target, shape)
     return input, target
@@ -423,12 +441,10 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
         if size_average is not None:
             label_smoothing = size_average
         weight, reduction, size_average = None, weight, None
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, op), op)
+    x, target, reduction = _loss_args(op, input, target, reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise LossArgumentError(f"{op}: label_smoothing must be in [0, 1] (between 0.0 and "
                                 f"1.0), got {label_smoothing}")
-    x = _input(input, op)
-    target = _as_tensor_like(target, x, op)
     _class_input(x, op)
     if x.ndim == 1:
         _unbatched_target(x, target, op)
@@ -457,9 +473,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A00
     op = "nll_loss"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, op), op)
-    x = _input(input, op)
-    target = _as_tensor_like(target, x, op)
+    x, target, reduction = _loss_args(op, input, target, reduction, size_average, reduce)
     _class_input(x, op)
     if x.ndim == 1:
         _unbatched_target(x, target, op, probabilities=False)
@@ -477,31 +491,33 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A00
              reduction: str = "mean", weight=None) -> Tensor:
     """(input − target)², reduced; a target of another shape warns and broadcasts (PyTorch).
     With ``weight`` (the input's shape) the mean is Σ w ℓ / Σ w, as PyTorch."""
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, "mse_loss"),
-                                 "mse_loss")
-    a, b = _pair(input, target, "mse_loss")
-    w = _elementwise_weight(weight, _input(input, "mse_loss"), "mse_loss")
-    return _weighted_reduce(SquaredError.apply(a, b), w, reduction, "mse_loss")
+    op = "mse_loss"
+    a, b, reduction = _loss_args(op, input, target, reduction, size_average, reduce,
+                                 broadcast=True)
+    w = _elementwise_weight(weight, input, op)
+    return _weighted_reduce(SquaredError.apply(a, b), w, reduction, op)
 
 
 def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
             reduction: str = "mean", weight=None) -> Tensor:
     """|input − target|, reduced (broadcasting and ``weight`` as :func:`mse_loss`)."""
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, "l1_loss"), "l1_loss")
-    a, b = _pair(input, target, "l1_loss")
-    w = _elementwise_weight(weight, _input(input, "l1_loss"), "l1_loss")
-    return _weighted_reduce(abs_(a - b), w, reduction, "l1_loss")
+    op = "l1_loss"
+    a, b, reduction = _loss_args(op, input, target, reduction, size_average, reduce,
+                                 broadcast=True)
+    w = _elementwise_weight(weight, input, op)
+    return _weighted_reduce(abs_(a - b), w, reduction, op)
 
 
 def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d²/β where |d| < β, else |d| − 0.5 β (d = input − target); β = 0 is the L1 loss."""
     op = "smooth_l1_loss"
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, op), op)
     if beta < 0:
+        _check_reduction(_legacy(size_average, reduce, reduction, op), op)
         raise LossArgumentError(f"{op}: smooth_l1_loss does not support negative values for "
                                 f"beta, got beta={beta}")
-    a, b = _pair(input, target, op)
+    a, b, reduction = _loss_args(op, input, target, reduction, size_average, reduce,
+                                 broadcast=True)
     d = a - b
     if beta == 0:
         return _reduce(abs_(d), reduction, op)
@@ -514,12 +530,12 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     """0.5 d² where |d| < δ, else δ (|d| − 0.5 δ) (d = input − target), as PyTorch; with
     ``weight`` (the input's shape) the mean is the plain mean of w ℓ, as PyTorch."""
     op = "huber_loss"
-    reduction = _check_reduction(reduction, op)
     if not delta > 0:
+        _check_reduction(reduction, op)
         raise LossArgumentError(f"{op}: huber_loss does not support non-positive values for "
                                 f"delta, got delta={delta}")
-    a, b = _pair(input, target, op)
-    w = _elementwise_weight(weight, _input(input, op), op)
+    a, b, reduction = _loss_args(op, input, target, reduction, broadcast=True)
+    w = _elementwise_weight(weight, input, op)
     d = a - b
     ad = abs_(d)
     loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
@@ -544,9 +560,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     op = "binary_cross_entropy"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, op), op)
-    p = _input(input, op)
-    target = _as_tensor_like(target, p, op)
+    p, target, reduction = _loss_args(op, input, target, reduction, size_average, reduce)
     _same_shape(p, target, op)
     w = _binary_weight(weight, p, op)
     if p.numel():
@@ -571,9 +585,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
     op = "binary_cross_entropy_with_logits"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight
-    reduction = _check_reduction(_legacy(size_average, reduce, reduction, op), op)
-    z = _input(input, op)
-    target = _as_tensor_like(target, z, op)
+    z, target, reduction = _loss_args(op, input, target, reduction, size_average, reduce)
     if target.shape != z.shape:
         raise ValueError(f"{op}: Target size {target.shape} must be the same as input size "
                          f"{z.shape}")
