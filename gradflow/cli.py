@@ -50,9 +50,11 @@ DEFAULT_LR_SCALE = {"two-gaussians": 10.0}
 #: Hidden layers used when ``--hidden`` is not given ("" is a single linear layer).
 DEFAULT_HIDDEN = {"digits": "128", "two-gaussians": "", "mnist-idx": "128"}
 
-#: Defaults that differ for ``--model cnn`` (where not given): the recipe measured to reach 98 %
+#: Defaults that differ for ``--model cnn`` (where not given): conv-BN-ReLU-MaxPool stages,
+#: the recipe measured to reach 98.9 %
 #: mean test accuracy on digits over 5 splits (without dropout the CNN overfits).
-CNN_DEFAULTS: dict[str, Any] = {"dropout": 0.3, "epochs": 30, "scheduler": "cosine"}
+CNN_DEFAULTS: dict[str, Any] = {"norm": "batch", "dropout": 0.3, "epochs": 30,
+                                 "scheduler": "cosine"}
 
 #: Every ``gradflow train`` option and its default (``None``: resolved from other options).
 TRAIN_DEFAULTS: dict[str, Any] = {

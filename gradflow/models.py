@@ -13,7 +13,7 @@ from typing import Any
 
 from gradflow import nn
 
-__all__ = ["ACTIVATIONS", "NORMS", "CNN_NORMS", "INITS", "mlp", "cnn", "parse_hidden"]
+__all__ = ["ACTIVATIONS", "NORMS", "CNN_NORMS", "CNN_POOLS", "INITS", "mlp", "cnn", "parse_hidden"]
 
 #: Activation name -> module factory.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -27,6 +27,9 @@ NORMS: dict[str, type[nn.Module] | None] = {
 #: ``cnn`` normalization name -> the name of its ``gradflow.nn`` module (looked up when a model
 #: is built, so ``"batch"`` works once ``nn.BatchNorm2d`` is exported).
 CNN_NORMS: dict[str, str | None] = {"none": None, "batch": "BatchNorm2d"}
+#: How a ``cnn`` stage halves H and W: a 2x2 max pool after its convolution, or a second,
+#: stride-2 convolution.
+CNN_POOLS = ("max", "stride")
 #: ``"default"`` keeps PyTorch's Linear init; ``"xavier"`` is Glorot uniform; ``"he"`` is
 #: Kaiming (He) normal. Both zero the biases (lecture 004).
 INITS = ("default", "xavier", "he")
@@ -120,15 +123,16 @@ def _linear(fan_in: int, fan_out: int, init: str, activation: str, dtype: Any) -
 
 
 def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (16, 32),
-        norm: str = "none", dropout: float = 0.0, hidden: int = 128, dtype: Any = None,
-        device: Any = None) -> nn.Sequential:
+        norm: str = "none", pool: str = "max", dropout: float = 0.0, hidden: int = 128,
+        dtype: Any = None, device: Any = None) -> nn.Sequential:
     """A small LeNet-style convolutional classifier of ``(N, C, H, W)`` images.
 
     One stage per entry ``c`` of ``channels``: ``Conv2d(c_prev, c, 3, padding=1) -> [norm] ->
-    ReLU`` (same size), then ``Conv2d(c, c, 3, stride=2, padding=1) -> [norm] -> ReLU``, which
-    halves H and W, ``⌈n/2⌉``, in place of pooling. Then ``Flatten -> [Dropout] ->
-    Linear(c·H'·W', hidden) -> ReLU -> [Dropout] -> Linear(hidden, n_classes)`` (logits).
-    For ``(1, 8, 8)`` digits and ``channels=(16, 32)``: 8x8 -> 4x4 -> 2x2, 128 features.
+    ReLU -> MaxPool2d(2, ceil_mode=True)``, which halves H and W (``⌈n/2⌉``); with
+    ``pool="stride"`` the pool is instead a second ``Conv2d(c, c, 3, stride=2, padding=1) ->
+    [norm] -> ReLU``. Then ``Flatten -> [Dropout] -> Linear(c·H'·W', hidden) -> ReLU ->
+    [Dropout] -> Linear(hidden, n_classes)`` (logits). For ``(1, 8, 8)`` digits and
+    ``channels=(16, 32)``: 8x8 -> 4x4 -> 2x2, 128 features.
 
     Args:
         in_shape: ``(C, H, W)`` of one input image.
@@ -136,6 +140,7 @@ def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (1
         channels: output channels of each stage (at least one stage).
         norm: ``"none"`` or ``"batch"`` (``nn.BatchNorm2d`` after each convolution, which then
             has no bias; looked up when the model is built).
+        pool: ``"max"`` (2x2 max pooling) or ``"stride"`` (a stride-2 convolution).
         dropout: drop probability before each Linear (0 = no Dropout layer).
         hidden: width of the hidden Linear layer (0: the flattened features feed the output).
         dtype: parameter dtype (default float32).
@@ -159,6 +164,8 @@ def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (1
             raise ValueError(f"cnn: {name} must be an int >= {low}, got {value!r}")
     if norm not in CNN_NORMS:
         raise ValueError(f"cnn: unknown norm {norm!r}; choose one of {', '.join(CNN_NORMS)}")
+    if pool not in CNN_POOLS:
+        raise ValueError(f"cnn: unknown pool {pool!r}; choose one of {', '.join(CNN_POOLS)}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"cnn: dropout must be in [0, 1), got {dropout!r}")
     norm_cls = None
@@ -173,12 +180,15 @@ def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (1
                          f"stride-2 stages; pass fewer channels")
     layers: list[nn.Module] = []
     for c in chans:
-        for stride, fan_in in ((1, c_prev), (2, c)):
+        convs = ((1, c_prev),) if pool == "max" else ((1, c_prev), (2, c))
+        for stride, fan_in in convs:
             layers.append(nn.Conv2d(fan_in, c, 3, stride=stride, padding=1,
                                     bias=norm_cls is None, dtype=dtype))
             if norm_cls is not None:
                 layers.append(norm_cls(c, dtype=dtype))
             layers.append(nn.ReLU())
+        if pool == "max":
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
         height, width, c_prev = (height + 1) // 2, (width + 1) // 2, c
     layers.append(nn.Flatten())
     features = c_prev * height * width

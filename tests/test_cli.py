@@ -242,8 +242,9 @@ def test_cnn_on_digits_learns_and_saves_the_tested_weights(capsys):
     options = json.loads(Path("c", "config.json").read_text())["options"]
     assert options["model"] == "cnn" and options["channels"] == "16,32"
     assert options["scheduler"] == "cosine" and options["dropout"] == 0.0  # cnn default; given
+    assert options["norm"] == "batch"  # the cnn default: conv-BN-ReLU-MaxPool stages
     assert options["hidden"] is None  # an MLP option, not resolved for a CNN
-    model = cnn((1, 8, 8), 10)
+    model = cnn((1, 8, 8), 10, norm="batch")
     model.load_state_dict(gf.load(str(Path("c", "model.gf"))))
     _, test = gf.data.datasets.load_digits(test_size=0.2, seed=0)
     x, y = test.arrays
@@ -263,7 +264,8 @@ def test_cnn_on_mnist_idx_with_augmentation(capsys, tmp_path):
     assert code == 0, err
     assert "model: CNN 1x6x6 conv 4 relu -> 3" in out_text and "augment" in out_text
     layers = json.loads(Path("m", "config.json").read_text())["model"]["layers"]
-    assert sum(layer.startswith("Conv2d") for layer in layers) == 2
+    assert sum(layer.startswith("Conv2d") for layer in layers) == 1
+    assert sum(layer.startswith("MaxPool2d(kernel_size=2") for layer in layers) == 1
     assert sum(layer.startswith("Dropout") for layer in layers) == 2
 
 
@@ -293,7 +295,7 @@ def test_cnn_norm_batch_is_looked_up_when_built(capsys, monkeypatch):
                        "--epochs", "1", "--out", "b", "--no-progress")
     assert code == 0, err
     layers = json.loads(Path("b", "config.json").read_text())["model"]["layers"]
-    assert sum(layer.startswith("BatchNorm2d(4") for layer in layers) == 2
+    assert sum(layer.startswith("BatchNorm2d(4") for layer in layers) == 1
     assert all("bias=False" in layer for layer in layers if layer.startswith("Conv2d"))
 
 
