@@ -6,7 +6,8 @@ gradflow vs PyTorch eager vs the same im2col written by hand in NumPy.
   im2col (``sliding_window_view`` + one copy, one GEMM; col2im by a loop over kernel offsets).
 - ``cnn``: one SGD step (zero_grad, forward, cross-entropy, backward, update) of
   conv(1→8, 5)-ReLU-conv(8→16, 3, stride 2)-ReLU-Flatten-Linear(1936→10) on 28×28 inputs at
-  batch 1, 32 and 256; same initial weights in both frameworks.
+  batch 1, 32 and 256; same initial weights in every framework; the NumPy column is the same
+  step written out by hand (:func:`numpy_cnn_step`).
 
 Frameworks alternate within each of ``rounds`` rounds (so a noisy machine slows them alike);
 a cell is the median over rounds of per-call times from :class:`StepTimer`.
@@ -46,23 +47,68 @@ def _np_cols(x: np.ndarray, k: int, pad: int, stride: int) -> tuple[np.ndarray, 
     return cols, ho
 
 
-def numpy_conv_step(x: np.ndarray, w: np.ndarray, g: np.ndarray, pad: int, stride: int):
-    """Forward, then the gradients to x and w for the cotangent ``g`` (the textbook way)."""
-    n, c, h, _ = x.shape
-    o, _, k, _ = w.shape
+def _np_conv_forward(x: np.ndarray, w: np.ndarray, pad: int, stride: int):
+    """(y, cols): the convolution and the columns its weight gradient reuses."""
+    n, o, k = x.shape[0], w.shape[0], w.shape[2]
     cols, ho = _np_cols(x, k, pad, stride)
-    wm = w.reshape(o, -1)
-    y = (wm @ cols).reshape(o, n, ho, ho).transpose(1, 0, 2, 3)
+    y = (w.reshape(o, -1) @ cols).reshape(o, n, ho, ho).transpose(1, 0, 2, 3)
+    return y, cols
+
+
+def _np_conv_backward(g: np.ndarray, x_shape, w: np.ndarray, cols: np.ndarray, pad: int,
+                      stride: int, input_grad: bool = True):
+    """(gx or None, gw) for the cotangent ``g``: one GEMM each, col2im by kernel offsets."""
+    n, c, h, _ = x_shape
+    o, _, k, _ = w.shape
+    ho = g.shape[2]
     gm = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
     gw = (gm @ cols.T).reshape(w.shape)
-    gcols = (wm.T @ gm).reshape(c, k, k, n, ho, ho)
-    gpad = np.zeros((c, n, h + 2 * pad, h + 2 * pad), dtype=x.dtype)
+    if not input_grad:
+        return None, gw
+    gcols = (w.reshape(o, -1).T @ gm).reshape(c, k, k, n, ho, ho)
+    gpad = np.zeros((c, n, h + 2 * pad, h + 2 * pad), dtype=g.dtype)
     span = (ho - 1) * stride + 1
     for i in range(k):
         for j in range(k):
             gpad[:, :, i:i + span:stride, j:j + span:stride] += gcols[:, i, j]
-    gx = gpad[:, :, pad:pad + h, pad:pad + h].transpose(1, 0, 2, 3)
+    return gpad[:, :, pad:pad + h, pad:pad + h].transpose(1, 0, 2, 3), gw
+
+
+def numpy_conv_step(x: np.ndarray, w: np.ndarray, g: np.ndarray, pad: int, stride: int):
+    """Forward, then the gradients to x and w for the cotangent ``g`` (the textbook way)."""
+    y, cols = _np_conv_forward(x, w, pad, stride)
+    gx, gw = _np_conv_backward(g, x.shape, w, cols, pad, stride)
     return y, gx, gw
+
+
+def numpy_cnn_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float) -> float:
+    """One SGD step of the benchmark CNN written out in NumPy (the im2col above, ReLU masks,
+    softmax cross-entropy); updates ``params`` in place and returns the loss."""
+    w1, b1, w2, b2, w3, b3 = params
+    n = x.shape[0]
+    c1, cols1 = _np_conv_forward(x, w1, 0, 1)
+    h1 = c1 + b1[:, None, None]
+    a1 = np.maximum(h1, 0)
+    c2, cols2 = _np_conv_forward(a1, w2, 0, 2)
+    h2 = c2 + b2[:, None, None]
+    a2 = np.maximum(h2, 0)
+    flat = a2.reshape(n, -1)
+    z = flat @ w3.T + b3
+    z -= z.max(1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(1, keepdims=True)
+    loss = -float(np.log(p[np.arange(n), y]).mean())
+    p[np.arange(n), y] -= 1
+    p /= n
+    gw3, gb3 = p.T @ flat, p.sum(0)
+    g2 = (p @ w3).reshape(a2.shape) * (h2 > 0)
+    ga1, gw2 = _np_conv_backward(g2, a1.shape, w2, cols2, 0, 2)
+    g1 = ga1 * (h1 > 0)
+    _, gw1 = _np_conv_backward(g1, x.shape, w1, cols1, 0, 1, input_grad=False)
+    grads = (gw1, g1.sum((0, 2, 3)), gw2, g2.sum((0, 2, 3)), gw3, gb3)
+    for param, grad in zip(params, grads):
+        param -= lr * grad
+    return loss
 
 
 # -- the steps -----------------------------------------------------------------------------------
@@ -110,6 +156,8 @@ def _cnn_steps(batch: int, frameworks: Sequence[str]) -> dict[str, Callable[[int
     steps: dict[str, Callable[[int], Any]] = {}
     for name in frameworks:
         if name == "numpy":
+            own = [v.copy() for v in params]
+            steps[name] = lambda _i, own=own: numpy_cnn_step(own, x, y, 0.01)
             continue
         lib = __import__("gradflow" if name == "gradflow" else "torch")
         nn = lib.nn

@@ -1,5 +1,6 @@
 """The conv benchmark's references: the hand-written NumPy im2col equals gradflow's conv2d
-(values and both gradients), and one CNN step changes gradflow's and torch's weights alike."""
+(values and both gradients), and one CNN step changes gradflow's, torch's and the hand-written
+NumPy step's weights alike."""
 
 import numpy as np
 import pytest
@@ -23,11 +24,13 @@ def test_numpy_im2col_matches_gradflow(pad, stride):
 
 def test_cnn_step_is_the_same_program_in_both_frameworks():
     torch = pytest.importorskip("torch")
-    steps = _cnn_steps(4, ("gradflow", "torch"))
-    steps["gradflow"](0)
-    steps["torch"](0)
+    steps = _cnn_steps(4, ("gradflow", "torch", "numpy"))
+    for fw in ("gradflow", "torch", "numpy"):
+        steps[fw](0)
     gmodel = steps["gradflow"].__defaults__[0]
     tmodel = steps["torch"].__defaults__[0]
-    for p, q in zip(gmodel.parameters(), tmodel.parameters()):
+    own = steps["numpy"].__defaults__[0]
+    for p, q, r in zip(gmodel.parameters(), tmodel.parameters(), own):
         np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(r, q.detach().numpy(), rtol=1e-4, atol=1e-5)
     assert len(LAYERS) >= 4 and torch is not None
