@@ -1,0 +1,142 @@
+"""``gradflow.linalg``: PyTorch's ``torch.linalg`` names (norms, det, inv, solve, cholesky,
+svd, svdvals), batched over leading dimensions and differentiable to every order (see
+:mod:`gradflow.ops.norms` and :mod:`gradflow.ops.decompositions` for the gradients)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from gradflow.ops._util import tensor_arg
+from gradflow.ops.decompositions import SVD, Cholesky, Det, Inv, Solve, SvdVals
+from gradflow.ops.matmul import matmul
+from gradflow.ops.norms import linalg_norm as norm
+from gradflow.ops.norms import matrix_norm, vector_norm
+from gradflow.tensor import Tensor
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+
+__all__ = ["SVDResult", "cholesky", "det", "inv", "matmul", "matrix_norm", "norm", "solve", "svd",
+           "svdvals", "vecdot", "vector_norm"]
+
+
+def _matrix(A, op: str, square: bool = True) -> Tensor:
+    tensor_arg(A, op, "A")
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions, got "
+                           f"shape {tuple(A.shape)}")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {tuple(A.shape)})")
+    if A.dtype.kind not in "f":
+        raise RuntimeError(f"{op}: Expected a floating point tensor as input, got {A.dtype}; "
+                           "convert it (e.g. .float())")
+    return A
+
+
+def _lapack_error(op: str, exc: Exception, A: Tensor, what: str) -> RuntimeError:
+    return RuntimeError(f"{op}: {what} (input of shape {tuple(A.shape)}): {exc}")
+
+
+def det(A: Tensor) -> Tensor:
+    """The determinant of (a batch of) square matrices."""
+    return Det.apply(_matrix(A, "linalg.det"))
+
+
+def inv(A: Tensor) -> Tensor:
+    """The inverse of (a batch of) square matrices; a singular matrix is a RuntimeError."""
+    A = _matrix(A, "linalg.inv")
+    try:
+        return Inv.apply(A)
+    except Exception as exc:  # LinAlgError (NumPy) / cupy's
+        if type(exc).__name__ != "LinAlgError":
+            raise
+        raise _lapack_error("linalg.inv", exc, A, "The diagonal element of the LU factor is "
+                            "zero: the matrix is singular, its inverse does not exist") from exc
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """X with A X = B (``left=False``: X A = B). B is a batch of vectors when it is 1-D or
+    has the shape of A without its last dim; batch dims broadcast."""
+    op = "linalg.solve"
+    A = _matrix(A, op)
+    tensor_arg(B, op, "B")
+    if B.dtype != A.dtype:
+        raise RuntimeError(f"{op}: Expected A and B to have the same dtype, but found "
+                           f"A of type {A.dtype} and B of type {B.dtype} instead")
+    if not left:
+        return solve(A.mT, B.mT).mT
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    B2 = B.unsqueeze(-1) if vector else B
+    if B2.ndim < 2 or B2.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation AX = B "
+                           f"({A.shape[-2]}x{A.shape[-1]} and {tuple(B.shape)})")
+    batch = _broadcast(tuple(A.shape[:-2]), tuple(B2.shape[:-2]), op)
+    B2 = B2.broadcast_to(batch + tuple(B2.shape[-2:]))
+    try:
+        x = Solve.apply(A, B2)
+    except Exception as exc:
+        if type(exc).__name__ != "LinAlgError":
+            raise
+        raise _lapack_error(op, exc, A, "The solver failed because the input matrix is "
+                            "singular") from exc
+    return x.squeeze(-1) if vector else x
+
+
+def _broadcast(a: tuple, b: tuple, op: str) -> tuple:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            raise RuntimeError(f"{op}: the batch dimensions {a} and {b} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """L with A = L Lᵀ (``upper=True``: U = Lᵀ with A = UᵀU) for symmetric positive-definite A
+    (only its lower triangle is read)."""
+    A = _matrix(A, "linalg.cholesky")
+    try:
+        low = Cholesky.apply(A)
+    except Exception as exc:
+        if type(exc).__name__ != "LinAlgError":
+            raise
+        raise _lapack_error("linalg.cholesky", exc, A, "The factorization could not be "
+                            "completed because the input is not positive-definite") from exc
+    return low.mT if upper else low
+
+
+def svd(A: Tensor, full_matrices: bool = True, *, driver=None) -> SVDResult:
+    """(U, S, Vh) with A = U diag(S) Vh. Gradients need ``full_matrices=False`` (or square A):
+    the extra columns of a full U or Vh are not unique, as in PyTorch."""
+    A = _matrix(A, "linalg.svd", square=False)
+    if driver is not None:
+        raise RuntimeError("linalg.svd: driver= is only for CUDA inputs in PyTorch; leave it None")
+    m, n = A.shape[-2:]
+    if full_matrices and m != n:
+        from gradflow.autograd.grad_mode import is_grad_enabled
+
+        if A.requires_grad and is_grad_enabled():
+            raise RuntimeError("linalg.svd: the derivative of full_matrices=True is not "
+                               "defined for a non-square matrix; use full_matrices=False")
+        backend = A.backend
+        u, s, vh = backend.k.linalg_svd(A.array, True)
+        return SVDResult(*(Tensor.wrap(x, backend) for x in (u, s, vh)))
+    return SVDResult(*SVD.apply(A))
+
+
+def svdvals(A: Tensor, *, driver=None) -> Tensor:
+    """The singular values of A, in descending order."""
+    A = _matrix(A, "linalg.svdvals", square=False)
+    return SvdVals.apply(A)
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """Σ over ``dim`` of x·y (dims broadcast)."""
+    tensor_arg(x, "linalg.vecdot", "x")
+    tensor_arg(y, "linalg.vecdot", "y")
+    if x.dtype != y.dtype:
+        raise RuntimeError(f"linalg.vecdot: expected x and y to have the same dtype, but x has "
+                           f"dtype {x.dtype} and y has dtype {y.dtype}")
+    return (x * y).sum(dim)

@@ -1,0 +1,216 @@
+"""Matrix functions and decompositions (``det``, ``inv``, ``solve``, ``cholesky``, ``svd``,
+``svdvals``) as Functions with their known vector-Jacobian products (batched over leading dims).
+
+Each ``backward`` is written with these same ops (and matmul), so higher derivatives are exact:
+
+- det: Ā = ḡ det(A) A⁻ᵀ;  inv: Ā = -A⁻ᵀ Ḡ A⁻ᵀ;  solve (A X = B): B̄ = A⁻ᵀ Ḡ, Ā = -B̄ Xᵀ.
+- cholesky (A = L Lᵀ): S = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ with Φ the lower triangle, diagonal halved;
+  Ā = (S + Sᵀ)/2.
+- svd (A = U diag(s) Vᵀ, reduced; PyTorch's formula): with E_jk = s_k² - s_j² (1 on the
+  diagonal) and skew(X) = X - Xᵀ,
+  Ā = U [(skew(UᵀŪ)/E) diag(s) + diag(s) (skew(VᵀV̄)/E) + diag(s̄)] Vᵀ
+      + (I - UUᵀ) Ū diag(1/s) Vᵀ + U diag(1/s) V̄ᵀ (I - VVᵀ).
+  It holds for distinct non-zero singular values; functions of the singular values alone
+  (svdvals, nuclear and spectral norms) need only Ā = U diag(s̄) Vᵀ.
+"""
+
+from __future__ import annotations
+
+from gradflow.autograd.function import Function
+from gradflow.ops.shape import sum_to
+from gradflow.tensor import Tensor
+
+
+def _mT(x):
+    return x.swapaxes(-1, -2)
+
+
+class Det(Function):
+    @staticmethod
+    def forward(ctx, a):
+        d = ctx.k.linalg_det(a)
+        ctx.save_for_backward(a, d)
+        return d
+
+    @staticmethod
+    def vjp(ctx, g):
+        a, d = ctx.saved_arrays
+        return (g * d)[..., None, None] * _mT(ctx.k.linalg_inv(a))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, d = ctx.saved_tensors
+        return (g * d)[..., None, None] * _mT(Inv.apply(a))
+
+
+class Inv(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ai = ctx.k.linalg_inv(a)
+        ctx.save_for_backward(ai)
+        return ai
+
+    @staticmethod
+    def vjp(ctx, g):
+        (ai,) = ctx.saved_arrays
+        t = _mT(ai)
+        return -(t @ g @ t)
+
+    @staticmethod
+    def backward(ctx, g):
+        (ai,) = ctx.saved_tensors
+        t = _mT(ai)
+        return -(t @ g @ t)
+
+
+class Solve(Function):
+    """X = A⁻¹ B with B of shape (..., n, k); batch dims broadcast."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x = ctx.k.linalg_solve(a, b)
+        ctx.save_for_backward(a, x)
+        ctx.shapes = (a.shape, b.shape)
+        return x
+
+    @staticmethod
+    def vjp(ctx, g):
+        a, x = ctx.saved_arrays
+        na, nb = ctx.needs_input_grad
+        k = ctx.k
+        gb = k.linalg_solve(_mT(a), g) if g.shape[:-2] == a.shape[:-2] else \
+            k.linalg_solve(ctx.xp.broadcast_to(_mT(a), g.shape[:-2] + a.shape[-2:]), g)
+        ga = k.sum_to(-(gb @ _mT(x)), ctx.shapes[0]) if na else None
+        return ga, (k.sum_to(gb, ctx.shapes[1]) if nb else None)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        at = _mT(a)
+        if g.shape[:-2] != a.shape[:-2]:
+            at = at.broadcast_to(tuple(g.shape[:-2]) + tuple(a.shape[-2:]))
+        gb = Solve.apply(at, g)
+        ga = sum_to(-(gb @ _mT(x)), ctx.shapes[0]) if na else None
+        return ga, (sum_to(gb, ctx.shapes[1]) if nb else None)
+
+
+def _tril_half(xp, n: int, dtype):
+    """The mask of Φ: ones below the diagonal, 1/2 on it, zeros above."""
+    return xp.tril(xp.ones((n, n), dtype=dtype)) - 0.5 * xp.eye(n, dtype=dtype)
+
+
+class Cholesky(Function):
+    @staticmethod
+    def forward(ctx, a):
+        low = ctx.k.linalg_cholesky(a)
+        ctx.save_for_backward(low)
+        return low
+
+    @staticmethod
+    def vjp(ctx, g):
+        (low,) = ctx.saved_arrays
+        xp = ctx.xp
+        n = low.shape[-1]
+        g = xp.tril(g)
+        li = ctx.k.linalg_inv(low)
+        s = _mT(li) @ ((_mT(low) @ g) * _tril_half(xp, n, g.dtype)) @ li
+        return 0.5 * (s + _mT(s))
+
+    @staticmethod
+    def backward(ctx, g):
+        (low,) = ctx.saved_tensors
+        backend = ctx.backend
+        xp = backend.xp
+        n = low.shape[-1]
+        g = g * Tensor.wrap(xp.tril(xp.ones((n, n), dtype=g.dtype)), backend)
+        li = Inv.apply(low)
+        half = Tensor.wrap(_tril_half(xp, n, g.dtype), backend)
+        s = _mT(li) @ ((_mT(low) @ g) * half) @ li
+        return 0.5 * (s + _mT(s))
+
+
+def _svd_grad(u, s, vh, gu, gs, gvh, const, m: int, n: int):
+    """PyTorch's reduced-SVD gradient (module docstring), on arrays or on Tensors alike:
+    ``const(array)`` wraps a constant for the Tensor path."""
+    k = s.shape[-1]
+    if gu is None and gvh is None:
+        return (u * gs[..., None, :]) @ vh
+    xp_eye = const("eye", k)
+    sj, sk = s[..., :, None], s[..., None, :]
+    e = sk * sk - sj * sj + xp_eye  # 1 on the diagonal (where skew is 0)
+    v = _mT(vh)
+    inner = None
+    if gu is not None:
+        uhgu = _mT(u) @ gu
+        inner = ((uhgu - _mT(uhgu)) / e) * sk
+    if gvh is not None:
+        gv = _mT(gvh)
+        vhgv = vh @ gv
+        term = sj * ((vhgv - _mT(vhgv)) / e)
+        inner = term if inner is None else inner + term
+    if gs is not None:
+        diag = gs[..., None, :] * xp_eye
+        inner = diag if inner is None else inner + diag
+    ga = u @ inner @ vh
+    if gu is not None and m > k:
+        ga = ga + ((gu - u @ (_mT(u) @ gu)) / sk) @ vh
+    if gvh is not None and n > k:
+        ga = ga + u @ ((gvh - (gvh @ v) @ vh) / sj)
+    return ga
+
+
+class SVD(Function):
+    """(U, S, Vh) = svd(A), reduced (U: (..., m, k), Vh: (..., k, n), k = min(m, n))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        u, s, vh = ctx.k.linalg_svd(a, False)
+        ctx.save_for_backward(u, s, vh)
+        ctx.mn = a.shape[-2:]
+        return u, s, vh
+
+    @staticmethod
+    def vjp(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved_arrays
+        xp = ctx.xp
+
+        def const(kind, k):
+            return xp.eye(k, dtype=s.dtype)
+
+        if gs is None:
+            gs = xp.zeros_like(s)
+        return _svd_grad(u, s, vh, gu, gs, gvh, const, *ctx.mn)
+
+    @staticmethod
+    def backward(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved_tensors
+        backend = ctx.backend
+
+        def const(kind, k):
+            return Tensor.wrap(backend.xp.eye(k, dtype=s.dtype), backend)
+
+        if gs is None:
+            gs = Tensor.wrap(backend.xp.zeros(s.shape, dtype=s.dtype), backend)
+        return _svd_grad(u, s, vh, gu, gs, gvh, const, *ctx.mn)
+
+
+class SvdVals(Function):
+    """The singular values alone: Ā = U diag(s̄) Vᵀ (backward through :class:`SVD`)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        u, s, vh = ctx.k.linalg_svd(a, False)
+        ctx.save_for_backward(a, u, vh)
+        return s
+
+    @staticmethod
+    def vjp(ctx, g):
+        _, u, vh = ctx.saved_arrays
+        return (u * g[..., None, :]) @ vh
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        u, _, vh = SVD.apply(a)
+        return (u * g[..., None, :]) @ vh
