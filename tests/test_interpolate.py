@@ -162,3 +162,15 @@ def test_unflatten_matches_torch():
             Unflatten(1, sizes)(gf.tensor(a))
     with pytest.raises(IndexError, match="out of range"):
         Unflatten(3, (2, 6))(gf.tensor(a))
+
+
+def test_linear_modes_refuse_integer_input_as_torch():
+    for dtype, tdtype in ((gf.int64, torch.int64), (gf.uint8, torch.uint8)):
+        with pytest.raises(NotImplementedError):
+            TF.interpolate(torch.ones(1, 1, 4, dtype=tdtype), scale_factor=2, mode="linear")
+        with pytest.raises(NotImplementedError, match="linear mode needs a floating-point"):
+            interpolate(gf.ones(1, 1, 4, dtype=dtype), scale_factor=2, mode="linear")
+    # nearest of uint8 images works in both; gradflow also takes the wider integer dtypes
+    # (torch has no kernel for them), with the same values
+    out = interpolate(gf.tensor([[[1, 2]]], dtype=gf.uint8), scale_factor=2)
+    assert out.dtype == gf.uint8 and out.tolist() == [[[1, 1, 2, 2]]]

@@ -125,8 +125,8 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,  # noqa:
         raise NotImplementedError(f"interpolate(): Got {x.ndim}D input, but {mode} mode needs "
                                   f"{_LINEAR[mode]}D input (input shape {x.shape})")
     if mode in _LINEAR and x.array.dtype.kind != "f":
-        raise RuntimeError(f"interpolate(): {mode} mode needs a floating-point input, got "
-                           f"dtype {x.dtype}; convert with .float()")
+        raise NotImplementedError(f"interpolate(): {mode} mode needs a floating-point input, got "
+                                  f"dtype {x.dtype}; convert with .float()")
     if size is not None and scale_factor is not None:
         raise ValueError("interpolate(): only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
