@@ -208,7 +208,30 @@ def where(xp, cond, a, b):
 
 @kernel
 def clip(xp, a, lo, hi):
-    return xp.clip(a, lo, hi)
+    """min(max(a, lo), hi) (PyTorch's order: ``hi`` wins where lo > hi; NaN propagates from
+    ``a`` and from the bounds); a missing bound is None."""
+    if lo is not None:
+        a = xp.maximum(a, lo)
+    if hi is not None:
+        a = xp.minimum(a, hi)
+    return a
+
+
+@kernel
+def clamp_masks(xp, a, lo, hi):
+    """PyTorch's gradient masks of clamp(a, lo, hi): where the gradient goes to a (lo ≤ a ≤ hi),
+    to lo (lo > a and lo < hi) and to hi (hi < a or hi < lo); None for a missing bound."""
+    if lo is None:
+        return a <= hi, None, hi < a
+    if hi is None:
+        return a >= lo, lo > a, None
+    return (a >= lo) & (a <= hi), (lo > a) & (lo < hi), (hi < a) | (hi < lo)
+
+
+@kernel
+def masked_grad(xp, g, mask, shape):
+    """g where ``mask`` else 0, summed to ``shape`` (one input's gradient of clamp)."""
+    return sum_to(xp, xp.where(mask, g, xp.zeros((), g.dtype)), shape)
 
 
 @kernel
@@ -219,6 +242,199 @@ def clip_mask(xp, a, lo, hi):
     if hi is None:
         return a >= lo
     return (a >= lo) & (a <= hi)
+
+
+@cache
+def _scipy_erfinv():
+    from scipy.special import erfinv
+
+    return erfinv
+
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
+
+
+@kernel
+def log2(xp, a):
+    return xp.log2(a)
+
+
+@kernel
+def log2_backward(xp, g, a):
+    """d log₂x/dx · g = g / (x ln 2)."""
+    return g / (a * _LN2)
+
+
+@kernel
+def log10(xp, a):
+    return xp.log10(a)
+
+
+@kernel
+def log10_backward(xp, g, a):
+    return g / (a * _LN10)
+
+
+@kernel
+def log1p(xp, a):
+    return xp.log1p(a)
+
+
+@kernel
+def log1p_backward(xp, g, a):
+    """d log(1+x)/dx · g = g / (1 + x)."""
+    return g / (a + 1)
+
+
+@kernel
+def expm1(xp, a):
+    return xp.expm1(a)
+
+
+@kernel
+def expm1_backward(xp, g, y):
+    """d(eˣ−1)/dx · g = g (y + 1), y = eˣ − 1."""
+    return g * (y + 1)
+
+
+@kernel
+def exp2(xp, a):
+    return xp.exp2(a)
+
+
+@kernel
+def exp2_backward(xp, g, y):
+    """d2ˣ/dx · g = g · y ln 2."""
+    return g * y * _LN2
+
+
+@kernel
+def sinh(xp, a):
+    return xp.sinh(a)
+
+
+@kernel
+def sinh_backward(xp, g, a):
+    return g * xp.cosh(a)
+
+
+@kernel
+def cosh(xp, a):
+    return xp.cosh(a)
+
+
+@kernel
+def cosh_backward(xp, g, a):
+    return g * xp.sinh(a)
+
+
+@kernel
+def tan(xp, a):
+    return xp.tan(a)
+
+
+@kernel
+def tan_backward(xp, g, y):
+    """d tan x/dx · g = g (1 + y²), y = tan x."""
+    return g * (y * y + 1)
+
+
+@kernel
+def asin(xp, a):
+    return xp.arcsin(a)
+
+
+@kernel
+def asin_backward(xp, g, a):
+    """d asin x/dx · g = g / √(1 − x²)."""
+    return g / xp.sqrt(1 - a * a)
+
+
+@kernel
+def acos(xp, a):
+    return xp.arccos(a)
+
+
+@kernel
+def acos_backward(xp, g, a):
+    return -g / xp.sqrt(1 - a * a)
+
+
+@kernel
+def atan(xp, a):
+    return xp.arctan(a)
+
+
+@kernel
+def atan_backward(xp, g, a):
+    """d atan x/dx · g = g / (1 + x²)."""
+    return g / (a * a + 1)
+
+
+@kernel
+def rsqrt(xp, a):
+    return 1 / xp.sqrt(a)
+
+
+@kernel
+def rsqrt_backward(xp, g, y):
+    """d x^(−1/2)/dx · g = −g y³ / 2, y = x^(−1/2)."""
+    return g * (y * y * y) * -0.5
+
+
+@kernel
+def reciprocal(xp, a):
+    return 1 / a
+
+
+@kernel
+def reciprocal_backward(xp, g, y):
+    """d(1/x)/dx · g = −g y², y = 1/x."""
+    return -g * (y * y)
+
+
+@kernel
+def square(xp, a):
+    return a * a
+
+
+@kernel
+def square_backward(xp, g, a):
+    return g * (2 * a)
+
+
+@kernel
+def erfinv(xp, a):
+    """The inverse error function (SciPy on NumPy arrays, cupyx.scipy on CuPy's)."""
+    if xp.__name__ == "numpy":
+        return _scipy_erfinv()(a).astype(a.dtype, copy=False)
+    from cupyx.scipy.special import erfinv as cupy_erfinv
+
+    return cupy_erfinv(a)
+
+
+@kernel
+def erfinv_backward(xp, g, y):
+    """d erfinv(x)/dx · g = g · √π/2 · e^{y²}, y = erfinv(x)."""
+    return g * _SQRT_PI_OVER_2 * xp.exp(y * y)
+
+
+@kernel
+def atan2(xp, a, b):
+    return xp.arctan2(a, b)
+
+
+@kernel
+def atan2_backward(xp, g, a, b):
+    """(dL/da, dL/db) of atan2(a, b) = g · (b, −a) / (a² + b²), 0 where a = b = 0 (as
+    PyTorch)."""
+    den = a * a + b * b
+    zero = den == 0
+    r = g / xp.where(zero, 1, den)
+    r = xp.where(zero, 0, r).astype(r.dtype, copy=False)
+    return r * b, -(r * a)
 
 
 @kernel

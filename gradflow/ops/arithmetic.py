@@ -12,7 +12,7 @@ from gradflow.autograd.function import Function
 from gradflow.dtypes import DEFAULT_FLOAT
 from gradflow.ops._util import as_operand, is_scalar, operand_arg, tensor_arg
 from gradflow.ops.shape import sum_to
-from gradflow.tensor import Tensor
+from gradflow.tensor import Tensor, tensor_methods
 
 
 def _broadcast_error(op: str, a, b, exc: Exception):
@@ -260,8 +260,15 @@ def mul(a, b) -> Tensor:
     return Mul.apply(a, b)
 
 
-def div(a, b) -> Tensor:
-    a, b = _prepare(a, b, "div")
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """input / other: true division (integers give the default float dtype), or with
+    ``rounding_mode="trunc"``/``"floor"`` the quotient rounded toward zero/down in the promoted
+    dtype (integers stay integers; gradient 0), as PyTorch."""
+    if rounding_mode is not None:
+        from gradflow.ops.rounding import div_rounded  # rounding imports this module
+
+        return div_rounded(input, other, rounding_mode)
+    a, b = _prepare(input, other, "div")
     # true division of integers is floating point (the default float, as PyTorch)
     if isinstance(a, Tensor) and a.dtype.kind in "biu":
         a = a.to(dtype=DEFAULT_FLOAT)
@@ -277,3 +284,21 @@ def neg(a: Tensor) -> Tensor:
 def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
     a, b = _prepare(a, b, "pow")
     return Pow.apply(a, b)
+
+
+divide = div
+
+
+def _div_(self: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:
+    """In-place :func:`div` (``rounding_mode`` too)."""
+    from gradflow.ops.math import inplace  # math imports this module
+
+    return inplace(self, "div_", lambda a: div(a, other, rounding_mode=rounding_mode), other)
+
+
+def _div_method(self: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:
+    return div(self, other, rounding_mode=rounding_mode)
+
+
+tensor_methods(div=_div_method, div_=_div_, divide=_div_method, divide_=_div_,
+               replace=("div", "div_"))
