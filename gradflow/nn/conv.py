@@ -11,19 +11,11 @@ from gradflow.nn import init
 from gradflow.nn.module import Module
 from gradflow.nn.parameter import Parameter
 from gradflow.ops import conv as C
+from gradflow.ops._util import int_tuple
 from gradflow.ops.padding import pad as _pad
 from gradflow.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _ntuple(value, n: int, cls: str, name: str) -> tuple:
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(vals) == 1:
-        vals *= n
-    if len(vals) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
-        raise TypeError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    return vals
 
 
 class _ConvNd(Module):
@@ -53,10 +45,10 @@ class _ConvNd(Module):
             raise ValueError(f'{cls}: only "zeros" padding mode is supported, got '
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _ntuple(kernel_size, nd, cls, "kernel_size")
-        self.stride = _ntuple(stride, nd, cls, "stride")
-        self.dilation = _ntuple(dilation, nd, cls, "dilation")
-        self.output_padding = _ntuple(output_padding, nd, cls, "output_padding")
+        self.kernel_size = int_tuple(kernel_size, nd, cls, "kernel_size")
+        self.stride = int_tuple(stride, nd, cls, "stride")
+        self.dilation = int_tuple(dilation, nd, cls, "dilation")
+        self.output_padding = int_tuple(output_padding, nd, cls, "output_padding")
         if isinstance(padding, str):
             if padding not in ("same", "valid") or self._transposed:
                 raise ValueError(f"{cls}: invalid padding string {padding!r}, should be one of "
@@ -68,7 +60,7 @@ class _ConvNd(Module):
                                  f"convolutions (stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, nd, cls, "padding")
+            self.padding = int_tuple(padding, nd, cls, "padding")
         self.groups, self.padding_mode = groups, padding_mode
         # F.pad widths (last dim first) for the non-zero padding modes, as PyTorch keeps them.
         widths: list[int] = []

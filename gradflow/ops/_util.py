@@ -98,3 +98,18 @@ def count(shape: tuple, axes) -> int:
         if axes is None or i in axes:
             n *= s
     return n
+
+
+def int_tuple(value, n: int, op: str, name: str, minimum: int | None = None) -> tuple:
+    """``value`` (an int, or a sequence of 1 or ``n`` ints) as ``n`` ints: ``3`` -> ``(3, 3)``
+    for ``n = 2``. Not ints: TypeError naming ``op`` and ``name``; below ``minimum`` (when
+    given): RuntimeError, PyTorch's types for kernel sizes, strides and paddings."""
+    vals = tuple(value) if isinstance(value, tuple | list) else (value,) * n
+    if len(vals) == 1:
+        vals = vals * n
+    if len(vals) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if minimum is not None and any(v < minimum for v in vals):
+        raise RuntimeError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}, "
+                           f"got {value!r}")
+    return vals

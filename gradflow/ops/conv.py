@@ -9,7 +9,7 @@ three ops and every derivative order is exact (kernels in :mod:`gradflow.kernels
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import tensor_arg
+from gradflow.ops._util import int_tuple, tensor_arg
 from gradflow.tensor import Tensor
 
 
@@ -108,18 +108,6 @@ class ConvWeightGrad(Function):
 
 # -- argument checking --------------------------------------------------------------------------
 
-def _tuple(value, n: int, op: str, name: str, minimum: int) -> tuple:
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(vals) == 1:
-        vals = vals * n
-    if len(vals) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    if any(v < minimum for v in vals):
-        raise RuntimeError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}, "
-                           f"got {value!r}")
-    return vals
-
-
 def _check_operands(op: str, x, w, b, nd: int, *, transposed: bool) -> bool:
     """Validate ranks/dtypes; return whether the input is unbatched (to be unsqueezed)."""
     tensor_arg(x, op)
@@ -147,8 +135,8 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
     given = tuple(x.shape)
     if unbatched:
         x = x.unsqueeze(0)
-    stride = _tuple(stride, nd, op, "stride", 1)
-    dilation = _tuple(dilation, nd, op, "dilation", 1)
+    stride = int_tuple(stride, nd, op, "stride", 1)
+    dilation = int_tuple(dilation, nd, op, "dilation", 1)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise RuntimeError(f"{op}: groups must be a positive int, got {groups!r}")
     c, o, kshape = x.shape[1], weight.shape[0], tuple(weight.shape[2:])
@@ -175,7 +163,7 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
             raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple of ints, "
                              f"got {padding!r}")
     else:
-        pad = tuple((p, p) for p in _tuple(padding, nd, op, "padding", 0))
+        pad = tuple((p, p) for p in int_tuple(padding, nd, op, "padding", 0))
     for size, k, (lo, hi), d in zip(x.shape[2:], kshape, pad, dilation):
         if size + lo + hi < d * (k - 1) + 1:
             raise RuntimeError(
@@ -191,10 +179,10 @@ def _conv_transpose(op: str, nd: int, x, weight, bias, stride, padding, output_p
     unbatched = _check_operands(op, x, weight, bias, nd, transposed=True)
     if unbatched:
         x = x.unsqueeze(0)
-    stride = _tuple(stride, nd, op, "stride", 1)
-    dilation = _tuple(dilation, nd, op, "dilation", 1)
-    padding = _tuple(padding, nd, op, "padding", 0)
-    output_padding = _tuple(output_padding, nd, op, "output_padding", 0)
+    stride = int_tuple(stride, nd, op, "stride", 1)
+    dilation = int_tuple(dilation, nd, op, "dilation", 1)
+    padding = int_tuple(padding, nd, op, "padding", 0)
+    output_padding = int_tuple(output_padding, nd, op, "output_padding", 0)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise RuntimeError(f"{op}: groups must be a positive int, got {groups!r}")
     c, kshape = x.shape[1], tuple(weight.shape[2:])
@@ -299,10 +287,10 @@ class Fold(Function):
 
 
 def _block_geometry(op: str, kernel_size, dilation, padding, stride) -> tuple:
-    kshape = _tuple(kernel_size, 2, op, "kernel_size", 1)
-    stride = _tuple(stride, 2, op, "stride", 1)
-    dilation = _tuple(dilation, 2, op, "dilation", 1)
-    pad = tuple((p, p) for p in _tuple(padding, 2, op, "padding", 0))
+    kshape = int_tuple(kernel_size, 2, op, "kernel_size", 1)
+    stride = int_tuple(stride, 2, op, "stride", 1)
+    dilation = int_tuple(dilation, 2, op, "dilation", 1)
+    pad = tuple((p, p) for p in int_tuple(padding, 2, op, "padding", 0))
     return kshape, stride, pad, dilation
 
 
@@ -340,7 +328,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     if input.ndim not in (2, 3):
         raise RuntimeError(f"fold: expected a 2-D (unbatched) or 3-D (batched) input, got "
                            f"shape {tuple(input.shape)}")
-    out = _tuple(output_size, 2, "fold", "output_size", 1)
+    out = int_tuple(output_size, 2, "fold", "output_size", 1)
     geom = _block_geometry("fold", kernel_size, dilation, padding, stride)
     x = input.unsqueeze(0) if input.ndim == 2 else input
     kk = geom[0][0] * geom[0][1]
