@@ -179,11 +179,10 @@ def _canonical(equation: str, operands: list[Tensor]) -> tuple[list[str], str, l
                     f"does not broadcast with previously seen size {size[c]} (shapes "
                     f"{[tuple(o.shape) for o in operands]})")
     if arrow:
-        if "." in rhs:
-            if rhs.count("...") != 1 or rhs.replace("...", "").count("."):
-                raise _einsum_error("found '.' for output that is not part of one ellipsis")
+        if "." in rhs and (rhs.count("...") != 1 or rhs.replace("...", "").count(".")):
+            raise _einsum_error("found '.' for output that is not part of one ellipsis")
         out = rhs.replace("...", ell_letters)
-        for j, c in enumerate(out):
+        for c in out:
             if c not in _LETTERS:
                 raise _einsum_error(f"invalid subscript {c!r} in the output of {equation!r}, "
                                     "subscripts must be in [a-zA-Z]")
