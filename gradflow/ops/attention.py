@@ -117,8 +117,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     dead = None
     if attn_mask is not None and attn_mask.dtype != bool:
         scores = scores + attn_mask
-    elif allowed is not None:
-        scores = where(allowed, scores, -math.inf)
+    elif allowed is not None:  # an additive 0/−∞ bias: its backward passes g through unchanged
+        bias = xp.where(allowed, 0.0, -math.inf).astype(scores.dtype)
+        scores = scores + Tensor.wrap(bias, query.backend)
     if allowed is not None:
         dead = ~allowed.any(axis=-1, keepdims=True)
         if bool(dead.any()):  # rows with no key: softmax of zeros, then zero weights
