@@ -174,3 +174,187 @@ def logsumexp_backward(xp, g, x, out, kshape):
     xp.exp(t, out=t)
     t *= g.reshape(kshape)
     return t
+
+
+# --- the rest of PyTorch's activations: a forward kernel (x, *params) and its vjp kernel
+# (g, x, *params) each; bounds and kinks follow PyTorch's gradient convention (noted per kernel).
+def _as(xp, y, like):
+    """``y`` in ``like``'s dtype (NumPy promotes an integer array clipped by float bounds)."""
+    return y if y.dtype == like.dtype else y.astype(like.dtype)
+
+
+@kernel
+def silu(xp, x):
+    """x σ(x)."""
+    y = sigmoid(xp, x)
+    y *= x
+    return y
+
+
+@kernel
+def silu_backward(xp, g, x):
+    """d/dx x σ(x) = σ (1 + x (1 − σ))."""
+    s = sigmoid(xp, x)
+    return g * s * (1 + x * (1 - s))
+
+
+@kernel
+def mish(xp, x):
+    """x tanh(softplus(x))."""
+    return x * xp.tanh(softplus(xp, x))
+
+
+@kernel
+def mish_backward(xp, g, x):
+    """d/dx = tanh(sp) + x σ(x) (1 − tanh²(sp)), sp = softplus(x)."""
+    t = xp.tanh(softplus(xp, x))
+    return g * (t + x * sigmoid(xp, x) * (1 - t * t))
+
+
+@kernel
+def elu(xp, x, alpha=1.0, scale=1.0, input_scale=1.0):
+    """scale · x for x > 0, else scale · α (e^{x · input_scale} − 1) (ELU, SELU and CELU)."""
+    neg = xp.expm1(xp.minimum(x, 0) * input_scale)
+    neg *= scale * alpha
+    return xp.where(x > 0, x * scale, neg)
+
+
+@kernel
+def elu_backward(xp, g, x, alpha=1.0, scale=1.0, input_scale=1.0):
+    """scale for x > 0, else scale · α · input_scale · e^{x · input_scale} (x = 0 included)."""
+    neg = xp.exp(xp.minimum(x, 0) * input_scale)
+    neg *= scale * alpha * input_scale
+    return g * xp.where(x > 0, scale, neg)
+
+
+@kernel
+def hardtanh(xp, x, min_val=-1.0, max_val=1.0):
+    return _as(xp, xp.clip(x, min_val, max_val), x)
+
+
+@kernel
+def hardtanh_backward(xp, g, x, min_val=-1.0, max_val=1.0):
+    """g where min_val < x < max_val (0 at the bounds, as PyTorch)."""
+    return g * ((x > min_val) & (x < max_val))
+
+
+@kernel
+def hardswish(xp, x):
+    """x · relu6(x + 3) / 6."""
+    return x * xp.clip(x + 3, 0, 6) * (1 / 6)
+
+
+@kernel
+def hardswish_backward(xp, g, x):
+    """0 for x ≤ −3, x/3 + 1/2 for −3 < x < 3, 1 for x ≥ 3."""
+    d = xp.where(x >= 3, 1.0, x * (1 / 3) + 0.5)
+    d = xp.where(x <= -3, 0.0, d)
+    return g * _as(xp, d, g)
+
+
+@kernel
+def hardsigmoid(xp, x):
+    """relu6(x + 3) / 6."""
+    return xp.clip(x * (1 / 6) + 0.5, 0, 1)
+
+
+@kernel
+def hardsigmoid_backward(xp, g, x):
+    """1/6 where −3 < x < 3."""
+    return g * ((x > -3) & (x < 3)) * (1 / 6)
+
+
+@kernel
+def softsign(xp, x):
+    return x / (1 + xp.abs(x))
+
+
+@kernel
+def softsign_backward(xp, g, x):
+    """1 / (1 + |x|)²."""
+    d = 1 + xp.abs(x)
+    return g / (d * d)
+
+
+@kernel
+def softplus_beta(xp, x, beta=1.0, threshold=20.0):
+    """log(1 + e^{βx}) / β, and x itself where βx > threshold (PyTorch's linear regime)."""
+    bx = x * beta
+    return xp.where(bx > threshold, x, softplus(xp, bx) / beta)
+
+
+@kernel
+def softplus_beta_backward(xp, g, x, beta=1.0, threshold=20.0):
+    """σ(βx), and 1 where βx > threshold."""
+    bx = x * beta
+    return g * xp.where(bx > threshold, 1, sigmoid(xp, bx))
+
+
+@kernel
+def logsigmoid(xp, x):
+    """log σ(x) = min(x, 0) − log1p(e^{−|x|}): finite for every x."""
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+@kernel
+def logsigmoid_backward(xp, g, x):
+    """σ(−x)."""
+    t = sigmoid(xp, -x)
+    t *= g
+    return t
+
+
+@kernel
+def threshold(xp, x, threshold=0.0, value=0.0):
+    """x where x > threshold, else ``value``."""
+    return _as(xp, xp.where(x > threshold, x, value), x)
+
+
+@kernel
+def threshold_backward(xp, g, x, threshold=0.0, value=0.0):
+    return g * (x > threshold)
+
+
+@kernel
+def tanhshrink(xp, x):
+    return x - xp.tanh(x)
+
+
+@kernel
+def tanhshrink_backward(xp, g, x):
+    """tanh²(x)."""
+    t = xp.tanh(x)
+    t *= t
+    t *= g
+    return t
+
+
+@kernel
+def softshrink(xp, x, lambd=0.5):
+    """x − λ for x > λ, x + λ for x < −λ, else 0."""
+    y = xp.where(x > lambd, x - lambd, 0)
+    return _as(xp, xp.where(x < -lambd, x + lambd, y), x)
+
+
+@kernel
+def softshrink_backward(xp, g, x, lambd=0.5):
+    """g where |x| > λ (0 at ±λ)."""
+    return g * ((x > lambd) | (x < -lambd))
+
+
+@kernel
+def hardshrink(xp, x, lambd=0.5):
+    """x where |x| > λ, else 0."""
+    return _as(xp, xp.where((x > lambd) | (x < -lambd), x, 0), x)
+
+
+@kernel
+def hardshrink_backward(xp, g, x, lambd=0.5):
+    return g * ((x > lambd) | (x < -lambd))
+
+
+@kernel
+def rrelu_noise(xp, rng, shape, lower, upper, dtype):
+    """RReLU's negative slopes, uniform on [lower, upper]."""
+    a = rng.random(shape, dtype="float64") * (upper - lower) + lower
+    return a.astype(dtype)

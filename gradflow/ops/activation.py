@@ -1,4 +1,4 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, gelu, softplus, softmax, log_softmax, logsumexp.
+"""Activations: PyTorch's ``torch.nn.functional`` activations, softmax, log_softmax, logsumexp.
 
 Each is one node with a kernel pair (forward, and ``vjp`` for first-order gradients) and a
 ``backward`` written with gradflow ops, so gradients of gradients work. They stay fused rather
@@ -6,18 +6,29 @@ than composed because one node is measurably cheaper than the composition: relu,
 softmax are rows of ``benchmarks/overhead.py``; for the others forward + backward at 64×64 float32
 costs 2.3× (leaky_relu), 1.5× (gelu), 3.2× (gelu tanh), 2.7× (softplus), 2.3× (log_softmax) and
 2.1× (logsumexp) as much composed, and softplus has no stable composition (no log1p op).
+
+The rest of the pointwise activations (silu, mish, elu/selu/celu, hardtanh/relu6, hardswish,
+hardsigmoid, softsign, softplus with β and threshold, logsigmoid, threshold, tanhshrink,
+softshrink, hardshrink) are one :class:`_Pointwise` node each: a fused forward and vjp kernel
+(gradflow/kernels/activation.py), and a ``backward`` that differentiates a composition of
+gradflow ops (smooth ones) or multiplies by the constant slope (piecewise linear ones), so
+gradients of gradients work. Kinks take PyTorch's gradient convention. prelu, rrelu, glu and
+softmin are compositions. ``inplace=True`` writes the result into the input through the graph
+(its version moves, as PyTorch's in-place activations).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 from gradflow.autograd.function import Function
 from gradflow.ops._util import as_float, keepdims_shape, norm_axes, tensor_arg
 from gradflow.ops.composite import composite_vjp
-from gradflow.ops.math import erf, exp, where
-from gradflow.ops.shape import reshape
-from gradflow.tensor import Tensor
+from gradflow.ops.math import abs as _abs
+from gradflow.ops.math import clip, erf, exp, where
+from gradflow.ops.shape import cast, reshape
+from gradflow.tensor import Tensor, _inplace, tensor_methods
 
 
 class _Activation(Function):
@@ -117,14 +128,18 @@ class Gelu(_Activation):
         return composite_vjp(_gelu_composite(approximate), [x], [True], [g])[0]
 
 
-class Softplus(_Activation):
-    """log(1 + eˣ) in the stable form; d/dx = σ(x)."""
-
-    kernels = ("softplus", "softplus_backward")
-    from_output = False
+class Softplus(Function):
+    """log(1 + eˣ) in the stable form, without a threshold; d/dx = σ(x). Only the composites
+    below use it (inside recorded backwards), so it has no ``vjp``."""
 
     @staticmethod
-    def composed(g, x):
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.k.softplus(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
         return g * sigmoid(x)
 
 
@@ -170,37 +185,330 @@ class LogSumExp(Function):
         return reshape(g, kshape) * exp(x - reshape(out, kshape))
 
 
-def relu(x: Tensor) -> Tensor:
-    return Relu.apply(tensor_arg(x, "relu"))
+class _Pointwise(Function):
+    """y = f(x, *params) elementwise through the kernels ``kernel`` and ``kernel + "_backward"``.
+
+    ``backward`` differentiates ``composite(x, *params)`` (gradflow ops) when f is smooth; when
+    ``composite`` is None f is piecewise linear and its slope (the vjp kernel of ones) is a
+    constant, so backward is g times it.
+    """
+
+    kernel: str
+    composite = None
+
+    @classmethod
+    def forward(cls, ctx, x, *params):
+        ctx.params = params
+        ctx.save_for_backward(x)
+        return getattr(ctx.k, cls.kernel)(x, *params)
+
+    @classmethod
+    def vjp(cls, ctx, g):
+        return getattr(ctx.k, cls.kernel + "_backward")(g, ctx.saved_arrays[0], *ctx.params)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (x,) = ctx.saved_tensors
+        params = ctx.params
+        if cls.composite is None:
+            ones = ctx.backend.xp.ones_like(x.array)
+            slope = getattr(ctx.k, cls.kernel + "_backward")(ones, x.array, *params)
+            return g * Tensor.wrap(slope, ctx.backend)
+        return composite_vjp(lambda t: cls.composite(t, *params), [x], [True], [g])[0]
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyRelu.apply(tensor_arg(x, "leaky_relu"), float(negative_slope))
+def _pointwise(name: str, kernel: str, composite=None, doc: str = "") -> type:
+    """A :class:`_Pointwise` Function named ``name`` (the graph shows it)."""
+    return type(name, (_Pointwise,), {
+        "kernel": kernel, "composite": None if composite is None else staticmethod(composite),
+        "__doc__": doc or f"{kernel}(x) elementwise.", "__module__": __name__})
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(as_float(x, "sigmoid"))
+def _elu_composite(x, alpha, scale, input_scale):
+    # clip (inclusive at 0) keeps e^x finite for large x and gives x = 0 the negative branch
+    neg = (exp(clip(x, None, 0.0) * input_scale) - 1) * (scale * alpha)
+    return where(x > 0, x * scale, neg)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(as_float(x, "tanh"))
+def _softplus_beta_composite(x, beta, threshold):
+    bx = x * beta
+    return where(bx > threshold, x, Softplus.apply(bx) * (1 / beta))
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def _hardswish_composite(x):
+    y = where(x >= 3, x, x * (x + 3) * (1 / 6))
+    return where(x <= -3, x * 0, y)
+
+
+Silu = _pointwise("Silu", "silu", lambda x: x * sigmoid(x), "x σ(x).")
+Mish = _pointwise("Mish", "mish", lambda x: x * tanh(Softplus.apply(x)), "x tanh(softplus(x)).")
+Elu = _pointwise("Elu", "elu", _elu_composite, "scale·x (x > 0) or scale·α(e^{x·s} − 1).")
+Hardtanh = _pointwise("Hardtanh", "hardtanh", doc="clip(x, min_val, max_val).")
+Hardswish = _pointwise("Hardswish", "hardswish", _hardswish_composite, "x relu6(x + 3) / 6.")
+Hardsigmoid = _pointwise("Hardsigmoid", "hardsigmoid", doc="relu6(x + 3) / 6.")
+Softsign = _pointwise("Softsign", "softsign", lambda x: x / (_abs(x) + 1), "x / (1 + |x|).")
+SoftplusBeta = _pointwise("SoftplusBeta", "softplus_beta", _softplus_beta_composite,
+                          "log(1 + e^{βx}) / β; x where βx > threshold.")
+LogSigmoid = _pointwise("LogSigmoid", "logsigmoid", lambda x: -Softplus.apply(-x), "log σ(x).")
+Threshold = _pointwise("Threshold", "threshold", doc="x where x > threshold, else value.")
+Tanhshrink = _pointwise("Tanhshrink", "tanhshrink", lambda x: x - tanh(x), "x − tanh(x).")
+Softshrink = _pointwise("Softshrink", "softshrink", doc="x ∓ λ outside [−λ, λ], else 0.")
+Hardshrink = _pointwise("Hardshrink", "hardshrink", doc="x outside [−λ, λ], else 0.")
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# --- argument checks and in-place ------------------------------------------------------------
+def _float_input(input, op: str) -> Tensor:  # noqa: A002
+    """PyTorch's float-only activations refuse integer and bool tensors."""
+    tensor_arg(input, op)
+    if input.array.dtype.kind in "biu":
+        raise NotImplementedError(f"{op}: not implemented for integer/bool input (dtype "
+                                  f"{input.dtype}), as in PyTorch; convert it first, e.g. "
+                                  "input.float()")
+    return input
+
+
+def _apply(fn, input: Tensor, inplace: bool, op: str) -> Tensor:  # noqa: A002
+    """``fn(input)``, or with ``inplace`` its result written into ``input`` (returned)."""
+    if not inplace:
+        return fn(input)
+    return _inplace(input, None, lambda a, _: fn(a), f"{op}(inplace=True)")
+
+
+class ActivationArgumentError(RuntimeError, ValueError):
+    """A bad activation argument: PyTorch raises RuntimeError; a ValueError as well (NumPy's
+    kind for a bad argument value)."""
+
+
+# --- functional API (torch.nn.functional's signatures) ----------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, 0) (integer tensors stay integer); dy/dx = 0 at 0."""
+    tensor_arg(input, "relu")
+    return _apply(Relu.apply, input, inplace, "relu")
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    """x for x > 0, else negative_slope · x (the slope at 0 is negative_slope, as PyTorch)."""
+    slope = float(negative_slope)
+    _float_input(input, "leaky_relu")
+    return _apply(lambda a: LeakyRelu.apply(a, slope), input, inplace, "leaky_relu")
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    return Sigmoid.apply(as_float(input, "sigmoid"))
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    return Tanh.apply(as_float(input, "tanh"))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """x Φ(x) (``approximate="none"``) or 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))) (``"tanh"``)."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Gelu.apply(tensor_arg(x, "gelu"), approximate)
+        raise ActivationArgumentError(f"gelu: approximate must be 'none' or 'tanh', got "
+                                      f"{approximate!r}")
+    return Gelu.apply(_float_input(input, "gelu"), approximate)
 
 
-def softplus(x: Tensor) -> Tensor:
-    return Softplus.apply(tensor_arg(x, "softplus"))
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x σ(x) (swish)."""
+    return _apply(Silu.apply, _float_input(input, "silu"), inplace, "silu")
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x tanh(softplus(x))."""
+    return _apply(Mish.apply, _float_input(input, "mish"), inplace, "mish")
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, else α(eˣ − 1); the slope at 0 is α (PyTorch's convention)."""
+    a = float(alpha)
+    return _apply(lambda t: Elu.apply(t, a, 1.0, 1.0), _float_input(input, "elu"), inplace, "elu")
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """scale · elu(x, α) with α ≈ 1.6733, scale ≈ 1.0507 (self-normalising)."""
+    return _apply(lambda t: Elu.apply(t, _SELU_ALPHA, _SELU_SCALE, 1.0),
+                  _float_input(input, "selu"), inplace, "selu")
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(0, x) + min(0, α(e^{x/α} − 1))."""
+    a = float(alpha)
+    if a == 0:
+        raise ActivationArgumentError("celu: alpha must not be 0 (it divides x); got 0")
+    return _apply(lambda t: Elu.apply(t, a, 1.0, 1 / a), _float_input(input, "celu"), inplace,
+                  "celu")
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
+             inplace: bool = False) -> Tensor:
+    """clip(x, min_val, max_val); the gradient is 0 at the bounds (PyTorch's convention)."""
+    tensor_arg(input, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got min_val="
+                         f"{min_val}, max_val={max_val})")
+    return _apply(lambda t: Hardtanh.apply(t, min_val, max_val), input, inplace, "hardtanh")
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6); the gradient is 0 at 0 and 6."""
+    tensor_arg(input, "relu6")
+    return _apply(lambda t: Hardtanh.apply(t, 0.0, 6.0), input, inplace, "relu6")
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x · relu6(x + 3) / 6."""
+    return _apply(Hardswish.apply, _float_input(input, "hardswish"), inplace, "hardswish")
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """relu6(x + 3) / 6; the gradient is 0 at ±3."""
+    return _apply(Hardsigmoid.apply, _float_input(input, "hardsigmoid"), inplace, "hardsigmoid")
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    """x / (1 + |x|)."""
+    return Softsign.apply(as_float(input, "softsign"))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + e^{βx}) / β in the stable form, and x where βx > threshold (as PyTorch)."""
+    _float_input(input, "softplus")
+    return SoftplusBeta.apply(input, float(beta), float(threshold))
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """log σ(x) = −softplus(−x), finite for every x."""
+    return LogSigmoid.apply(_float_input(input, "logsigmoid"))
+
+
+def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002
+              inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value (integer tensors stay integer)."""
+    tensor_arg(input, "threshold")
+    return _apply(lambda t: Threshold.apply(t, threshold, value), input, inplace, "threshold")
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    """x − tanh(x)."""
+    return Tanhshrink.apply(as_float(input, "tanhshrink"))
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """x − λ for x > λ, x + λ for x < −λ, else 0 (λ ≥ 0)."""
+    _float_input(input, "softshrink")
+    if not lambd >= 0:
+        raise ActivationArgumentError(f"softshrink: lambd must be >= 0, got {lambd}")
+    return Softshrink.apply(input, float(lambd))
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """x where |x| > λ, else 0."""
+    return Hardshrink.apply(_float_input(input, "hardshrink"), float(lambd))
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    """x for x > 0, else wᶜ x with one learned slope per channel (dim 1; one for all when
+    ``weight`` has a single element); the slope at 0 is w."""
+    _float_input(input, "prelu")
+    tensor_arg(weight, "prelu", "weight")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    n = weight.numel()
+    if n != 1 and n != channels:
+        raise RuntimeError(f"prelu: weight has {n} elements (shape {tuple(weight.shape)}) but "
+                           f"the input {tuple(input.shape)} has {channels} channels (dim 1); "
+                           "pass one slope per channel or a single one")
+    if n == 1:
+        w = reshape(weight, ())
+    else:
+        w = reshape(weight, (channels,) + (1,) * (input.ndim - 2))
+    return where(input > 0, input, input * w)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,  # noqa: A002
+          training: bool = False, inplace: bool = False, *, generator=None) -> Tensor:
+    """Randomized leaky ReLU: x for x > 0, else a·x with a ~ U(lower, upper) drawn per element
+    from ``generator`` (the default one when None) in training, a = (lower + upper)/2 in eval."""
+    _float_input(input, "rrelu")
+    if lower > upper:
+        raise ActivationArgumentError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
+    if not training:
+        slope = (lower + upper) / 2
+        return _apply(lambda a: LeakyRelu.apply(a, slope), input, inplace, "rrelu")
+    from gradflow.random import rng_for
+
+    backend = input.backend
+    noise = backend.k.rrelu_noise(rng_for(generator, backend, "rrelu"), input.shape,
+                                  float(lower), float(upper), input.dtype)
+    a = Tensor.wrap(noise, backend)
+    return _apply(lambda t: where(t > 0, t, t * a), input, inplace, "rrelu")
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """a ⊗ σ(b) where a, b are the halves of ``input`` along ``dim``."""
+    _float_input(input, "glu")
+    if input.ndim == 0:
+        raise RuntimeError("glu: does not support scalars (0-d input) because halving size "
+                           "must be even; pass a tensor with at least one dimension")
+    d = norm_axes(dim, input.ndim, "glu")[0]
+    n = input.shape[d]
+    if n % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
+                           f"{n} (input shape {tuple(input.shape)})")
+    lead = (slice(None),) * d
+    return input[lead + (slice(0, n // 2),)] * sigmoid(input[lead + (slice(n // 2, n),)])
+
+
+# --- softmax family ---------------------------------------------------------------------------
+def _softmax_dim(op: str, input: Tensor, dim, axis, stacklevel: int) -> int:  # noqa: A002
+    """``dim`` (or its NumPy alias ``axis``) normalised; None is PyTorch's deprecated implicit
+    choice 0 for 0-, 1- and 3-d inputs, else 1, with PyTorch's UserWarning."""
+    tensor_arg(input, op)
+    dim = _dim_or_axis(dim, axis, op)
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call "
+                      "to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return _one_axis(input, dim, op)
+
+
+def _softmax_input(op: str, input: Tensor, dtype) -> Tensor:  # noqa: A002
+    if dtype is not None:
+        from gradflow.dtypes import as_dtype
+
+        return cast(input, as_dtype(dtype))
+    return _float_input(input, op)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype=None, *, axis: int | None = None) -> Tensor:
+    """e^{x_i} / Σ_j e^{x_j} along ``dim`` (``dtype``: cast the input first)."""
+    d = _softmax_dim("softmax", input, dim, axis, _stacklevel)
+    return Softmax.apply(_softmax_input("softmax", input, dtype), d)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+                dtype=None, *, axis: int | None = None) -> Tensor:
+    """x − logsumexp(x) along ``dim``, computed stably (``dtype``: cast the input first)."""
+    d = _softmax_dim("log_softmax", input, dim, axis, _stacklevel)
+    return LogSoftmax.apply(_softmax_input("log_softmax", input, dtype), d)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype=None, *, axis: int | None = None) -> Tensor:
+    """softmax(−x) along ``dim``."""
+    d = _softmax_dim("softmin", input, dim, axis, _stacklevel)
+    return Softmax.apply(-_softmax_input("softmin", input, dtype), d)
 
 
 def _one_axis(x: Tensor, axis, op: str) -> int:
-    tensor_arg(x, op)
     if not isinstance(axis, int):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    return norm_axes(axis, x.ndim, op)[0]
+        raise TypeError(f"{op}: dim must be an int, got {axis!r}")
+    return norm_axes(axis, max(x.ndim, 1), op)[0]
 
 
 def _dim_or_axis(dim, axis, op: str):
@@ -211,22 +519,30 @@ def _dim_or_axis(dim, axis, op: str):
     return axis
 
 
-def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """Softmax along ``dim`` (the last dimension when neither ``dim`` nor ``axis`` is given)."""
-    dim = _dim_or_axis(dim, axis, "softmax")
-    return Softmax.apply(x, _one_axis(x, -1 if dim is None else dim, "softmax"))
-
-
-def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """log(softmax(x)) along ``dim``, computed stably (the last dimension by default)."""
-    dim = _dim_or_axis(dim, axis, "log_softmax")
-    return LogSoftmax.apply(x, _one_axis(x, -1 if dim is None else dim, "log_softmax"))
-
-
-def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A002
               keepdims: bool | None = None) -> Tensor:
     """log Σ exp(x) over ``dim`` (every dimension when None), with the max subtracted."""
-    tensor_arg(x, "logsumexp")
+    tensor_arg(input, "logsumexp")
     dim = _dim_or_axis(dim, axis, "logsumexp")
     keep = keepdim if keepdims is None else keepdims
-    return LogSumExp.apply(x, norm_axes(dim, x.ndim, "logsumexp"), bool(keep))
+    return LogSumExp.apply(input, norm_axes(dim, input.ndim, "logsumexp"), bool(keep))
+
+
+# --- Tensor methods (PyTorch's: the same functions with the tensor as input) -----------------
+def _method_dim(op: str, dim, axis):
+    if dim is None and axis is None:
+        raise TypeError(f"Tensor.{op}(): missing the required argument 'dim' (int); pass the "
+                        f"dimension, e.g. t.{op}(dim=-1)")
+    return _dim_or_axis(dim, axis, op)
+
+
+def _softmax_method(self, dim: int | None = None, dtype=None, *, axis: int | None = None):
+    return softmax(self, _method_dim("softmax", dim, axis), dtype=dtype)
+
+
+def _log_softmax_method(self, dim: int | None = None, dtype=None, *, axis: int | None = None):
+    return log_softmax(self, _method_dim("log_softmax", dim, axis), dtype=dtype)
+
+
+tensor_methods(replace=("softmax", "log_softmax"), softmax=_softmax_method,
+               log_softmax=_log_softmax_method)
