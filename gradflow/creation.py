@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -93,25 +94,228 @@ def full_like(t: Tensor, value, dtype=None, device=None, requires_grad: bool = F
                 requires_grad=requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device=None,
+def _number(value, who: str, name: str):
+    """A Python number, or the value of a one-element Tensor."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise RuntimeError(f"{who}: {name} must be a number or a one-element tensor, got "
+                               f"shape {value.shape}")
+        return value.item()
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: {name} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    return value
+
+
+def _range_dtype(dtype, values, who: str) -> np.dtype:
+    dt = as_dtype(dtype)
+    if dt is None:
+        dt = np.dtype("int64") if all(isinstance(v, numbers.Integral) for v in values) \
+            else DEFAULT_FLOAT
+    if dt.kind == "b":
+        raise NotImplementedError(f"{who}: not implemented for bool; build the range in an "
+                                  "integer dtype and compare, e.g. arange(n) % 2 == 0")
+    return dt
+
+
+def arange(start=0, end=None, step=1, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
-    """Like ``numpy.arange``; integer arguments give int64, float ones float32."""
-    if stop is None:
-        start, stop = 0, start
+    """``start, start + step, ...`` below ``end`` (PyTorch's ``arange``; ``arange(end)`` starts
+    at 0). Integer arguments give int64, others float32. As PyTorch: for int64 the bounds and
+    step are truncated to integers first; other integer dtypes take the length from the given
+    values and the elements from the truncated ones; float elements are ``start + i * step``
+    rounded once (PyTorch's vectorised CPU loop can differ in the last bit on long ranges)."""
+    if end is None:
+        start, end = 0, start
+    start, end = _number(start, "arange", "start"), _number(end, "arange", "end")
+    step = _number(step, "arange", "step")
+    dt = _range_dtype(dtype, (start, end, step), "arange")
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end}")
+    integral = dt.kind in "iu"
+    s, e, st = (int(v) for v in (start, end, step)) if integral else (start, end, step)
+    if dt == np.int64:
+        if st == 0:
+            raise ValueError(f"arange: step must be nonzero, got step={step} (0 once truncated "
+                             f"to an integer for dtype {dt})")
+        bounds = (s, e, st)
+    else:
+        bounds = (start, end, step)
+    lo, hi, by = bounds
+    if (by > 0 and hi < lo) or (by < 0 and hi > lo):
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dt == np.int64:
+        sign = 1 if st > 0 else -1
+        size = math.ceil((e - s + st - sign) / st)
+    else:
+        size = math.ceil((float(end) - float(start)) / float(step))
     backend = get_backend(device)
-    if dtype is None:
-        is_int = all(isinstance(v, int) for v in (start, stop, step))
-        dtype = "int64" if is_int else DEFAULT_FLOAT
-    array = backend.xp.arange(start, stop, step, dtype=as_dtype(dtype))
+    xp = backend.xp
+    if integral:
+        array = (s + st * xp.arange(size, dtype="int64")).astype(dt)
+    else:
+        i = xp.arange(size, dtype="float64")
+        values = _fma(xp, xp.full(i.shape, float(step)), i, xp.full(i.shape, float(start)))
+        array = values.astype(dt)
     return Tensor._make(array, backend).requires_grad_(requires_grad)
 
 
-def linspace(start, stop, num=50, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _steps(steps, who: str) -> int:
+    if isinstance(steps, Tensor) and steps.numel() == 1 and steps.dtype.kind in "iu":
+        steps = steps.item()
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(f"{who}: steps must be an int, got {steps!r} ({type(steps).__name__})")
+    if steps < 0:
+        raise RuntimeError(f"{who}: number of steps must be non-negative, got {steps}")
+    return int(steps)
+
+
+def _fma(xp, a, b, c):
+    """``a * b + c`` rounded once (float64), as a compiler's fused multiply-add gives it:
+    Dekker's exact product and Knuth's exact sum, then one rounding."""
+    split = 134217729.0  # 2**27 + 1
+    p = a * b
+    a_hi = a * split - (a * split - a)
+    b_hi = b * split - (b * split - b)
+    err = ((a_hi * b_hi - p) + a_hi * (b - b_hi) + (a - a_hi) * b_hi) + (a - a_hi) * (b - b_hi)
+    total = p + c
+    bp = total - p
+    tail = (p - (total - bp)) + (c - bp)
+    return total + (tail + err)
+
+
+def _spaced(xp, start, end, steps: int, dt: np.dtype):
+    """PyTorch's CPU linspace: ``start + step * i`` for the first half, ``end - step * (steps - 1
+    - i)`` for the second (so both ends are exact). The step is in ``dt`` (float64 for integer
+    dtypes, whose start and end are truncated first) and each value one fused multiply-add;
+    float16/bfloat16 round every operation as PyTorch's half types do. Returns float64 values
+    (``dt`` ones for the half types)."""
+    integral = dt.kind in "iu"
+    s, e = (int(start), int(end)) if integral else (dt.type(start), dt.type(end))
+    half = dt.kind == "f" and dt.itemsize < 4
+    if steps == 1:
+        return xp.full((1,), s, dtype=dt if half else "float64")
+    i = xp.arange(steps, dtype="int64")
+    lower = i < steps // 2
+    if half:
+        step = (e - s) / dt.type(steps - 1)
+        return xp.where(lower, s + step * i.astype(dt), e - step * (steps - 1 - i).astype(dt))
+    step = (e - s) / (steps - 1) if integral else float((e - s) / dt.type(steps - 1))
+    k = xp.where(lower, i, -(steps - 1 - i)).astype("float64")
+    base = xp.where(lower, float(s), float(e))
+    if dt == np.float32:  # the float32 product is exact in float64: one rounding, as an FMA
+        return base + step * k
+    return _fma(xp, xp.full(k.shape, step), k, base)
+
+
+def _as_dtype_array(values, dt: np.dtype):
+    """Float values in ``dt``; to an integer dtype truncated (via int64, so they wrap)."""
+    if dt.kind in "iu":
+        return values.astype("int64").astype(dt)
+    return values.astype(dt)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end`` inclusive, computed as PyTorch
+    does (integer dtypes truncate toward zero)."""
+    start, end = _number(start, "linspace", "start"), _number(end, "linspace", "end")
+    steps = _steps(steps, "linspace")
+    dt = as_dtype(dtype) or DEFAULT_FLOAT
+    if dt.kind == "b":
+        raise NotImplementedError("linspace: not implemented for bool")
     backend = get_backend(device)
-    array = backend.xp.linspace(start, stop, num, dtype=as_dtype(dtype) or DEFAULT_FLOAT)
+    array = _as_dtype_array(_spaced(backend.xp, start, end, steps, dt), dt)
     return Tensor._make(array, backend).requires_grad_(requires_grad)
+
+
+def _pow(base: float, x: float) -> float:
+    """C's ``pow`` (NumPy's vectorised power can differ from it in the last bit)."""
+    try:
+        return math.pow(base, x)
+    except OverflowError:
+        return math.inf
+    except ValueError:  # a negative base to a fractional power
+        return math.nan
+
+
+def logspace(start, end, steps, base: float = 10.0, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)`` as PyTorch's CPU kernel computes it: start and
+    end in ``dtype`` (integers truncated), the step, exponents and powers in float64 (an
+    integer dtype's base in float32), one rounding to ``dtype``."""
+    start, end = _number(start, "logspace", "start"), _number(end, "logspace", "end")
+    steps = _steps(steps, "logspace")
+    base = float(_number(base, "logspace", "base"))
+    dt = as_dtype(dtype) or DEFAULT_FLOAT
+    if dt.kind == "b":
+        raise NotImplementedError("logspace: not implemented for bool")
+    if steps == 1:  # PyTorch fills base ** start, start as given (not cast to dtype)
+        exponents = np.full((1,), float(start))
+    else:
+        integral = dt.kind in "iu"
+        s, e = (int(v) if integral else dt.type(v) for v in (start, end))
+        step = float(e - s) / (steps - 1)
+        i = np.arange(steps, dtype="int64")
+        lower = i < steps // 2
+        k = np.where(lower, i, -(steps - 1 - i)).astype("float64")
+        exponents = np.where(lower, float(s), float(e)) + step * k
+        if integral:
+            base = float(np.float32(base))  # PyTorch takes an integer dtype's base as float32
+    values = np.array([_pow(base, x) for x in exponents.tolist()], dtype="float64")
+    backend = get_backend(device)
+    with np.errstate(invalid="ignore", over="ignore"):
+        array = backend.from_host(_as_dtype_array(values, dt))
+    return Tensor._make(array, backend).requires_grad_(requires_grad)
+
+
+def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """Coordinate grids from 0-d or 1-d tensors: ``indexing="ij"`` (the default, with
+    PyTorch's warning that it will become required) gives shape ``(n0, n1, ...)``, ``"xy"``
+    swaps the first two dims (``(n1, n0, ...)``, NumPy's default). Differentiable (reshape +
+    expand)."""
+    import warnings
+
+    from gradflow.ops.shape import broadcast_to, reshape
+
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid: expected a Tensor as element {i}, got "
+                            f"{type(t).__name__}")
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid: expected 0D or 1D tensors, got shape {t.shape} as "
+                               f"element {i}")
+        if t.dtype != tensors[0].dtype or t.device != tensors[0].device:
+            raise RuntimeError(f"meshgrid expects all tensors to have the same dtype and "
+                               f"device, got {tensors[0].dtype} on {tensors[0].device} and "
+                               f"{t.dtype} on {t.device} (element {i}); convert them first")
+    if indexing is None:
+        warnings.warn("meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument (PyTorch's warning); pass indexing='ij' (the default) "
+                      "or 'xy'", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'meshgrid: indexing must be one of "xy" or "ij", but received: '
+                           f"{indexing}")
+    sizes = [t.numel() for t in tensors]
+    place = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        place[0], place[1] = 1, 0
+    shape = [0] * len(tensors)
+    for i, p in enumerate(place):
+        shape[p] = sizes[i]
+    out = []
+    for i, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[place[i]] = sizes[i]
+        out.append(broadcast_to(reshape(t, tuple(view)), tuple(shape)))
+    return tuple(out)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
