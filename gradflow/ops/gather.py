@@ -418,14 +418,15 @@ def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
     """``gather`` along ``dim`` after broadcasting input and indices in the other dims
-    (negative indices count from the end); ``dim=None``: ``take`` on the flattened input."""
+    (negative indices count from the end); ``dim=None``: the flattened input at ``indices``
+    (which must lie in [0, numel), as PyTorch checks)."""
     op = "take_along_dim"
     tensor_arg(input, op)
     _index(indices, op, "indices", allowed=("int64",))
     _same_device(op, input, indices)
     if dim is None:
         flat = input.reshape(-1)
-        arr = _bounds(op, indices.array.reshape(-1), flat.shape[0], 0, negative=True)
+        arr = _bounds(op, indices.array.reshape(-1), flat.shape[0], 0)  # no wrap, as torch
         return GetItem.apply(flat, arr)
     if input.ndim != indices.ndim:
         raise RuntimeError(f"{op}(): input and indices must have the same number of "
