@@ -1,0 +1,145 @@
+"""F.scaled_dot_product_attention against PyTorch (float32 and float64): bool and float masks,
+causal, scale, broadcast heads, grouped-query attention, rows that see no key (zeros, as
+torch 2.13 on the CPU), dropout from the default generator, and one test per bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradflow as gf
+from gradflow.ops.attention import scaled_dot_product_attention as sdpa
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+rng = np.random.default_rng(0)
+_BOOL = rng.random((4, 5)) > 0.3
+_BOOL[1] = False  # a query that sees no key
+_FLOAT = np.where(_BOOL, rng.standard_normal((4, 5)), -np.inf)
+
+SHAPES = {"4d": ((2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6)),
+          "3d": ((3, 4, 8), (3, 5, 8), (3, 5, 6)),
+          "2d": ((4, 8), (5, 8), (5, 6)),
+          "bcast_heads": ((2, 3, 4, 8), (2, 1, 5, 8), (2, 1, 5, 6)),
+          "square": ((2, 2, 5, 8), (2, 2, 5, 8), (2, 2, 5, 3)),
+          "gqa": ((2, 6, 4, 8), (2, 2, 5, 8), (2, 2, 5, 6))}
+
+CASES = [("4d", {}), ("3d", {"scale": 0.3}), ("2d", {}), ("bcast_heads", {}),
+         ("4d", {"attn_mask": _BOOL}), ("4d", {"attn_mask": _FLOAT}),
+         ("3d", {"attn_mask": _BOOL[None].repeat(3, 0)}),
+         ("square", {"is_causal": True}), ("4d", {"is_causal": True, "scale": 2.0}),
+         ("gqa", {"enable_gqa": True}), ("gqa", {"enable_gqa": True, "attn_mask": _BOOL})]
+
+
+def _run(shapes, kw, dtype, lib):
+    arrays = [np.random.default_rng(i).standard_normal(s).astype(dtype)
+              for i, s in enumerate(shapes)]
+    kw = dict(kw)
+    if lib == "torch":
+        xs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        if "attn_mask" in kw:
+            m = kw["attn_mask"]
+            kw["attn_mask"] = torch.tensor(m if m.dtype == bool else m.astype(dtype))
+        out = TF.scaled_dot_product_attention(*xs, **kw)
+        g = np.random.default_rng(9).standard_normal(tuple(out.shape)).astype(dtype)
+        out.backward(torch.tensor(g))
+        return out.detach().numpy(), [x.grad.numpy() for x in xs]
+    xs = [gf.tensor(a, requires_grad=True) for a in arrays]
+    if "attn_mask" in kw:
+        m = kw["attn_mask"]
+        kw["attn_mask"] = gf.tensor(m if m.dtype == bool else m.astype(dtype))
+    out = sdpa(*xs, **kw)
+    assert out.dtype == np.dtype(dtype)
+    g = np.random.default_rng(9).standard_normal(out.shape).astype(dtype)
+    out.backward(gf.tensor(g))
+    return out.numpy(), [x.grad.numpy() for x in xs]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,kw", CASES, ids=[f"{s}-{'-'.join(k)}" for s, k in CASES])
+def test_sdpa_values_and_grads_match_torch(shape, kw, dtype):
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    (yo, go), (yt, gt) = _run(SHAPES[shape], kw, dtype, "gf"), _run(SHAPES[shape], kw, dtype,
+                                                                   "torch")
+    np.testing.assert_allclose(yo, yt, **tol)
+    for a, b in zip(go, gt):
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_fully_masked_rows_give_zeros_and_zero_grads():
+    out, grads = _run(SHAPES["4d"], {"attn_mask": _BOOL}, "float64", "gf")
+    np.testing.assert_array_equal(out[:, :, 1], 0)
+    np.testing.assert_array_equal(grads[0][:, :, 1], 0)
+    assert np.isfinite(out).all() and all(np.isfinite(g).all() for g in grads)
+
+
+def test_dropout_uses_the_default_generator():
+    q, k, v = (gf.tensor(np.random.default_rng(i).standard_normal((2, 4, 6, 8)).astype("float32"))
+               for i in range(3))
+    gf.manual_seed(3)
+    a = sdpa(q, k, v, dropout_p=0.5)
+    gf.manual_seed(3)
+    b = sdpa(q, k, v, dropout_p=0.5)
+    c = sdpa(q, k, v, dropout_p=0.5)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.allclose(a.numpy(), c.numpy())
+    assert not np.allclose(a.numpy(), sdpa(q, k, v).numpy())
+
+
+def test_second_order():
+    xs = [gf.tensor(np.random.default_rng(i).standard_normal((2, 3, 4)), dtype="float64",
+                    requires_grad=True) for i in range(3)]
+    ts = [torch.tensor(x.numpy(), requires_grad=True) for x in xs]
+    m = _BOOL[:3, :3].copy()
+    m[0, 0] = True
+    gq = gf.grad(sdpa(*xs, gf.tensor(m)).pow(2).sum(), xs, create_graph=True)
+    tq = torch.autograd.grad(TF.scaled_dot_product_attention(*ts, attn_mask=torch.tensor(m))
+                             .pow(2).sum(), ts, create_graph=True)
+    hg = gf.grad(sum(g.sum() for g in gq), xs)
+    ht = torch.autograd.grad(sum(g.sum() for g in tq), ts)
+    for a, b in zip(hg, ht):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def _qkv(q=(2, 3, 4, 8), k=(2, 3, 5, 8), v=(2, 3, 5, 6), dtype="float32"):
+    return [gf.randn(*s, dtype=dtype) for s in (q, k, v)]
+
+
+@pytest.mark.parametrize("call,exc,words", [
+    (lambda: sdpa(*_qkv(), attn_mask=gf.ones(3, 5, dtype="bool")), RuntimeError,
+     r"attn_mask of shape \(3, 5\) cannot be broadcast"),
+    (lambda: sdpa(*_qkv(), attn_mask=gf.ones(2, 2, 3, 4, 5, dtype="bool")), RuntimeError,
+     "cannot be broadcast"),
+    (lambda: sdpa(*_qkv(), attn_mask=gf.ones(4, 5, dtype="int64")), RuntimeError,
+     "attn_mask dtype to be bool or float"),
+    (lambda: sdpa(*_qkv(), attn_mask=gf.ones(4, 5, dtype="float64")), RuntimeError,
+     "attn_mask.dtype: float64"),
+    (lambda: sdpa(*_qkv(), attn_mask=gf.ones(4, 5, dtype="bool"), is_causal=True), RuntimeError,
+     "is_causal"),
+    (lambda: sdpa(*_qkv(v=(2, 3, 5, 6))[:2], gf.randn(2, 3, 5, 6, dtype="float64")),
+     RuntimeError, "same dtype"),
+    (lambda: sdpa(gf.randn(8), gf.randn(5, 8), gf.randn(5, 8)), RuntimeError,
+     "at least 2 dimensional"),
+    (lambda: sdpa(*_qkv(k=(2, 3, 5, 7))), RuntimeError, "same embedding size"),
+    (lambda: sdpa(*_qkv(v=(2, 3, 4, 6))), RuntimeError, "same sequence length"),
+    (lambda: sdpa(*_qkv(k=(2, 2, 5, 8), v=(2, 2, 5, 6)), enable_gqa=True), RuntimeError,
+     "divide the number of heads"),
+    (lambda: sdpa(*_qkv(), dropout_p=1.0), ValueError, "dropout_p"),
+    (lambda: sdpa(*_qkv()[:2], None), TypeError, "value"),
+])
+def test_sdpa_errors(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_torch_raises_on_the_same_bad_inputs():
+    q, k, v = (torch.randn(2, 3, 4, 8), torch.randn(2, 3, 5, 8), torch.randn(2, 3, 5, 6))
+    with pytest.raises(RuntimeError):
+        TF.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.bool))
+    with pytest.raises(RuntimeError):
+        TF.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(4, 5, dtype=torch.long))
+    with pytest.raises(RuntimeError):  # torch's reference (math) path; float64 takes it
+        TF.scaled_dot_product_attention(q.double(), k.double(), v.double(),
+                                        attn_mask=torch.ones(4, 5, dtype=torch.bool),
+                                        is_causal=True)
