@@ -261,6 +261,17 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return matmul(input, other)
 
 
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch's promotion of an integer with a float tensor: the float's dtype (NumPy would
+    widen int64 with float32 to float64)."""
+    ka, kb = a.dtype.kind, b.dtype.kind
+    if ka in "biu" and kb in "fc":
+        return a.to(dtype=b.dtype), b
+    if kb in "biu" and ka in "fc":
+        return a, b.to(dtype=a.dtype)
+    return a, b
+
+
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     """a bᵀ of two 1-D tensors (dtypes promote, as torch's ``outer``)."""
     tensor_arg(input, "outer")
@@ -269,6 +280,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
         if t.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D "
                                f"(shape {tuple(t.shape)})")
+    input, vec2 = _promote(input, vec2)
     return reshape(input, (-1, 1)) * vec2
 
 
@@ -374,6 +386,7 @@ def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     rank is padded with leading 1s; dtypes promote)."""
     tensor_arg(input, "kron")
     tensor_arg(other, "kron", "other")
+    input, other = _promote(input, other)
     n = max(input.ndim, other.ndim)
     sa = (1,) * (n - input.ndim) + tuple(input.shape)
     sb = (1,) * (n - other.ndim) + tuple(other.shape)

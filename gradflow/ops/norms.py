@@ -187,7 +187,9 @@ def linalg_norm(input: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # 
         if len(dims) == 1:
             return vector_norm(input, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
         if len(dims) == 2:
-            return matrix_norm(input, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+            if ord is None:  # torch: the 2-norm of the elements over both dims
+                return vector_norm(input, 2, dims, keepdim, dtype=dtype)
+            return matrix_norm(input, ord, dims, keepdim, dtype=dtype)
         raise RuntimeError(f"{op}: If dim is specified, it must be of length 1 or 2. Got {dim}")
     if ord is None:
         return vector_norm(input, 2, None, keepdim, dtype=dtype)
