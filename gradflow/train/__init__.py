@@ -14,7 +14,8 @@ from gradflow.train.history import History
 from gradflow.train.loggers import CSVLogger, MLflowLogger, TensorBoardLogger
 from gradflow.train.progress import ProgressBar
 from gradflow.train.trainer import Trainer, TrainingError, fit
+from gradflow.train.triggers import Trigger
 
 __all__ = ["fit", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
            "CSVLogger", "TensorBoardLogger", "MLflowLogger", "ProgressBar", "TrainingError",
-           "find_checkpoint", "load_checkpoint"]
+           "find_checkpoint", "load_checkpoint", "Trigger"]

@@ -25,11 +25,17 @@ class Callback:
     it to have them recorded). ``on_step_end`` runs after each ``optimizer.step()`` with the
     step's detached loss Tensor: reading it (``float(loss)``) costs a host-device sync per step.
 
+    ``every``: ``None`` (every hook, every time), or ``(N, "step")`` (``on_step_end`` only
+    after every N-th global step) or ``N``/``(N, "epoch")`` (``on_epoch_end`` only at every
+    N-th epoch); the counts are global, so a resumed run fires at the same steps.
+    ``on_validation_end`` runs after each validation (per ``fit(val_every=...)``).
+
     A callback with state to checkpoint (``ModelCheckpoint`` saves it, ``fit(resume=...)``
     restores it after ``on_train_begin``) overrides ``state_dict``/``load_state_dict``.
     """
 
     _order = 0  # callbacks run in (order, position) order; ModelCheckpoint runs last
+    every: Any = None  # a Trigger spec: N, (N, "step") or (N, "epoch")
 
     def on_train_begin(self, trainer: Trainer) -> None:
         """Before the first epoch (after a resumed run's state is loaded)."""
@@ -45,6 +51,9 @@ class Callback:
 
     def on_step_end(self, trainer: Trainer, step: int, loss: Tensor) -> None:
         """After each optimizer step (``step`` counts from 1 across epochs)."""
+
+    def on_validation_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        """After each validation: ``logs`` holds ``epoch``, ``step`` and the ``val_*`` metrics."""
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint must hold to resume this callback (``{}``: nothing)."""

@@ -91,7 +91,7 @@ class EpochMeter:
             self.backend = loss.backend
         self.losses.append(loss.array)
         self.sizes.append(int(target.shape[0]) if target.ndim else 1)
-        if self.accuracy:
+        if self.accuracy and out is not None:
             if not isinstance(out, Tensor):
                 raise TypeError(f"fit: metric 'accuracy' needs the model to return a Tensor of "
                                 f"logits, got {type(out).__name__}; pass metrics=()")
@@ -112,6 +112,26 @@ class EpochMeter:
         weights = np.asarray(self.sizes, dtype=np.float64)
         mean = float((losses * weights).sum() / weights.sum())
         accuracy = None
-        if self.accuracy:
+        if self.accuracy and self.correct:
             accuracy = float(counts.sum() / self.seen) if self.seen else math.nan
         return losses, mean, accuracy, int(weights.sum())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The batches so far as host lists (one device-to-host copy), for a mid-epoch
+        checkpoint."""
+        if not self.losses:
+            return {"losses": [], "sizes": [], "correct": [], "seen": 0}
+        xp = self.backend.xp
+        losses = np.asarray(self.backend.to_host(xp.stack(self.losses).astype(xp.float64)))
+        correct = [] if not self.correct else np.asarray(self.backend.to_host(
+            xp.stack(self.correct).astype(xp.float64))).tolist()
+        return {"losses": losses.tolist(), "sizes": list(self.sizes), "correct": correct,
+                "seen": self.seen}
+
+    def load_state_dict(self, state: dict[str, Any], backend: Any) -> None:
+        xp = backend.xp
+        self.backend = backend
+        self.losses = [xp.asarray(v, dtype=xp.float64) for v in state["losses"]]
+        self.sizes = [int(n) for n in state["sizes"]]
+        self.correct = [xp.asarray(v, dtype=xp.float64) for v in state["correct"]]
+        self.seen = int(state["seen"])

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow import io
 from gradflow.autograd import no_grad
 from gradflow.backends import get_backend
 from gradflow.creation import tensor as make_tensor
@@ -27,14 +28,11 @@ from gradflow.optim.lr_scheduler import ReduceLROnPlateau
 from gradflow.optim.optimizer import Optimizer
 from gradflow.tensor import Tensor
 from gradflow.train.callbacks import Callback
-from gradflow.train.checkpoint import (
-    load_callback_states,
-    restore_training_state,
-    training_state,
-)
+from gradflow.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from gradflow.train.history import History
 from gradflow.train.metrics import EpochMeter, check_loss, check_metrics
 from gradflow.train.progress import ProgressBar
+from gradflow.train.triggers import Trigger
 
 __all__ = ["fit", "Trainer", "TrainingError"]
 
@@ -71,8 +69,13 @@ class Trainer:
     Attributes visible to callbacks: ``model``, ``optimizer``, ``scheduler``, ``history``,
     ``train_loader``, ``val_loader``, ``epochs``, ``epoch`` (the current epoch, from 1; after
     training, the last one run), ``step`` (optimizer steps done, across resumes),
-    ``stop_training``, ``stop_reason``, ``config`` (the run's settings, for loggers) and
-    ``error`` (the exception that ended training, else ``None``). Arguments: see :func:`fit`.
+    ``stop_training``, ``stop_reason``, ``config`` (the run's settings, for loggers), ``output``
+    (the model output of the last :meth:`train_step`, for the metrics) and ``error`` (the
+    exception that ended training, else ``None``). Arguments: see :func:`fit`.
+
+    Subclass and override :meth:`train_step` (one optimizer step on a batch) or
+    :meth:`evaluate` to change the loop; :meth:`state_dict`/:meth:`load_state_dict` hold
+    everything a resumed run needs.
     """
 
     def __init__(self, model: Module, loss_fn: Any, optimizer: Optimizer,
@@ -81,7 +84,7 @@ class Trainer:
                  device: Any = None, metrics: Sequence[str] = ("accuracy",),
                  max_iters: int | None = None, loss_tol: float | None = None,
                  clip_grad_norm: float | None = None, clip_grad_adaptive: float | None = None,
-                 l2: float = 0.0, nan_guard: bool | str = True, progress: bool = True):
+                 l2: float = 0.0, nan_guard: bool | str = True, val_every: Any = 1):
         if not isinstance(model, Module):
             raise TypeError(f"fit: model must be a gradflow nn.Module, got "
                             f"{type(model).__name__}")
@@ -121,6 +124,7 @@ class Trainer:
                              f"'step' (check every step) or False, got {nan_guard!r}")
         self.nan_guard = _NAN_GUARDS[nan_guard]
         self.metrics = check_metrics(metrics)
+        self.val_every = Trigger.parse(val_every, "fit: val_every")
         if isinstance(callbacks, Callback):
             callbacks = [callbacks]
         callbacks = list(callbacks)
@@ -128,9 +132,8 @@ class Trainer:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be gradflow.train.Callback instances, got "
                                 f"{type(cb).__name__}")
-        if progress and importlib.util.find_spec("tqdm") is not None \
-                and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-            callbacks.insert(0, ProgressBar())
+            if cb.every is not None:
+                cb.every = Trigger.parse(cb.every, f"{type(cb).__name__}.every")
         order = sorted(range(len(callbacks)), key=lambda i: (callbacks[i]._order, i))
         self.callbacks = [callbacks[i] for i in order]
         self._step_callbacks = [cb for cb in self.callbacks
@@ -150,10 +153,15 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.step = 0
+        self.output: Any = None
         self.stop_training = False
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
         self.resumed_from: str | None = None
+        self._callback_states: dict[str, Any] = {}
+        self._epoch: _EpochState | None = None  # the epoch in progress
+        self._resume_epoch: dict[str, Any] | None = None  # a checkpoint's epoch in progress
+        self._resume_rng: dict[str, Any] | None = None
         self.config = self._config()
 
     # --- the run --------------------------------------------------------------------------
@@ -161,13 +169,18 @@ class Trainer:
         """Train (continuing from the checkpoint ``resume`` names, if given); return the
         history."""
         self.model.to(self.device)
-        saved = restore_training_state(self, resume) if resume is not None else None
+        if resume is not None:
+            state, file = load_checkpoint(resume)
+            self.load_state_dict(state)
+            self.resumed_from = file
         self.history.stop_reason = None
         self.stop_training, self.stop_reason, self.error = False, None, None
         try:
             self._call("on_train_begin")
-            if saved is not None:
-                load_callback_states(self, saved.get("callbacks") or {})
+            states, self._callback_states = self._callback_states, {}
+            for key, cb in _callback_keys(self.callbacks):
+                if key in states:
+                    cb.load_state_dict(states[key])
             self._run()
         except BaseException as exc:
             self.error = exc
@@ -176,11 +189,15 @@ class Trainer:
                     else "error"
             self._end_quietly()
             raise
+        finally:
+            self._epoch = None
         self._call("on_train_end")
         return self.history
 
     def _run(self) -> None:
-        for epoch in range(self.epoch + 1, self.epochs + 1):
+        resumed = self._resume_epoch is not None
+        first = self.epoch if resumed else self.epoch + 1
+        for epoch in range(first, self.epochs + 1):
             if self.max_iters is not None and self.step >= self.max_iters:
                 self.history.stop_reason = "max_iters"
                 return
@@ -188,13 +205,22 @@ class Trainer:
             logs: dict[str, Any] = {"epoch": epoch}
             self._call("on_epoch_begin", epoch, logs)
             lr = float(self.optimizer.param_groups[0]["lr"])  # after any warm-up callback
+            state = _EpochState(lr, _loader_state(self.train_loader),
+                                EpochMeter("accuracy" in self.metrics))
+            if self._resume_epoch is not None:
+                state.restore(self._resume_epoch, self.backend)
+                self._resume_epoch = None
+            self._epoch = state
             start = time.perf_counter()
             self.model.train()
-            logs.update(self._train_epoch(epoch, lr))
+            logs.update(self._train_epoch(epoch, state))
             train_time = time.perf_counter() - start
-            if self.val_loader is not None:
+            if self.val_loader is not None and self.val_every.at_epoch(epoch):
                 logs.update(self._validate())
-            logs["lr"] = lr
+            elif state.val_logs:
+                logs.update(state.val_logs)
+            self._epoch = None
+            logs["lr"] = state.lr
             logs["epoch_time"] = time.perf_counter() - start
             logs["samples_per_s"] = logs.pop("_samples") / max(train_time, 1e-12)
             logs["steps"] = self.step
@@ -205,40 +231,42 @@ class Trainer:
                 self.stop_training, self.stop_reason = True, "max_iters"
             elif self.loss_tol is not None and logs["loss"] < self.loss_tol:
                 self.stop_training, self.stop_reason = True, "loss_tol"
-            self._call("on_epoch_end", epoch, logs)
+            for cb in self.callbacks:
+                if cb.every is None or cb.every.unit != "epoch" or cb.every.at_epoch(epoch):
+                    cb.on_epoch_end(self, epoch, logs)
             if self.stop_training:
                 self.history.stop_reason = self.stop_reason or "callback"
                 return
         self.history.stop_reason = "epochs"
 
-    def _train_epoch(self, epoch: int, lr: float) -> dict[str, Any]:
-        model, loss_fn, opt = self.model, self.loss_fn, self.optimizer
-        meter = EpochMeter("accuracy" in self.metrics)
-        first_step = self.step
-        for batch in self.train_loader:
-            *inputs, target = self._batch(batch)
-            opt.zero_grad()
-            out = model(*inputs)
-            loss = loss_fn(out, target)
-            if self.step == first_step:
-                check_loss(loss)  # before backward, which would fail less clearly
-            if self.nan_guard == "step" and not math.isfinite(float(loss)):
-                self._diverged(epoch, self.step + 1, self.step + 1 - first_step, float(loss),
-                               lr)
-            loss.backward()
-            if self.l2:
-                self._add_l2()
-            if self.clip_grad_norm is not None:
-                clip_grad_norm_(self.params, self.clip_grad_norm, error_if_nonfinite=False)
-            elif self.clip_grad_adaptive is not None:
-                clip_grad_adaptive_(self.params, self.clip_grad_adaptive)
-            opt.step()
+    def _train_epoch(self, epoch: int, state: _EpochState) -> dict[str, Any]:
+        meter, skip = state.meter, state.batches
+        if state.rng_start is not None:  # resumed mid-epoch: the loader draws as it did then
+            io.set_rng_state(state.rng_start)
+        else:
+            state.rng_start = io.get_rng_state()
+        batches = iter(self.train_loader)
+        if self._resume_rng is not None:
+            io.set_rng_state(self._resume_rng)
+            self._resume_rng = None
+        for batch in batches:
+            if skip:  # a resumed epoch: the batches its checkpoint had already trained on
+                skip -= 1
+                continue
+            items = self._batch(batch)
+            self.output = None
+            loss = self.train_step(items)
             self.step += 1
-            meter.add(loss, out, target)
+            state.batches += 1
+            meter.add(loss, self.output, items[-1])
+            self.output = None
+            if self.val_loader is not None and self.val_every.at_step(self.step):
+                state.val_logs = self._validate()
             if self._step_callbacks:
                 detached = loss.detach()
                 for cb in self._step_callbacks:
-                    cb.on_step_end(self, self.step, detached)
+                    if cb.every is None or cb.every.unit != "step" or cb.every.at_step(self.step):
+                        cb.on_step_end(self, self.step, detached)
             if self.stop_training or (self.max_iters is not None and self.step >= self.max_iters):
                 break
         if not len(meter):
@@ -248,33 +276,82 @@ class Trainer:
         logs: dict[str, Any] = {"loss": mean}
         if self.nan_guard and not math.isfinite(mean):
             bad = int(np.flatnonzero(~np.isfinite(step_losses))[0])
-            self.history.append(dict(logs, epoch=epoch, lr=lr, steps=self.step))
+            first_step = self.step - len(step_losses)
+            self.history.append(dict(logs, epoch=epoch, lr=state.lr, steps=self.step))
             self.history.steps = self.step
-            self._diverged(epoch, first_step + bad + 1, bad + 1, float(step_losses[bad]), lr)
+            self._diverged(epoch, first_step + bad + 1, bad + 1, float(step_losses[bad]),
+                           state.lr)
         if accuracy is not None:
             logs["accuracy"] = accuracy
         logs["_samples"] = samples
         return logs
 
-    def _validate(self) -> dict[str, float]:
+    def train_step(self, batch: list[Tensor]) -> Tensor:
+        """One optimizer step on ``batch`` (``[*inputs, target]``, on the device); return the
+        batch's mean loss.
+
+        The seed lectures' loop: ``optimizer.zero_grad()``, ``out = model(*inputs)``,
+        ``loss = loss_fn(out, target)``, ``loss.backward()``, the explicit L2 gradient, gradient
+        clipping, ``optimizer.step()``. It sets :attr:`output` to ``out`` (the accuracy metric
+        reads it; an override that leaves it ``None`` gets no accuracy). Override it in a
+        subclass to change the step; :meth:`fit` runs the override.
+        """
+        *inputs, target = batch
+        self.optimizer.zero_grad()
+        out = self.model(*inputs)
+        loss = self.loss_fn(out, target)
+        if self._epoch is None or self._epoch.batches == 0:
+            check_loss(loss)  # before backward, which would fail less clearly
+        if self.nan_guard == "step" and not math.isfinite(float(loss)):
+            in_epoch = 1 if self._epoch is None else self._epoch.batches + 1
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            self._diverged(self.epoch, self.step + 1, in_epoch, float(loss), lr)
+        loss.backward()
+        if self.l2:
+            self._add_l2()
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.params, self.clip_grad_norm, error_if_nonfinite=False)
+        elif self.clip_grad_adaptive is not None:
+            clip_grad_adaptive_(self.params, self.clip_grad_adaptive)
+        self.optimizer.step()
+        self.output = out
+        return loss
+
+    def evaluate(self, loader: Iterable) -> dict[str, Any]:
+        """``{"loss", "accuracy" (with the accuracy metric), "examples"}`` of the model on
+        ``loader``: the mean over examples of ``loss_fn``, under ``no_grad`` and ``eval()``
+        (the model's mode is restored after); one host read at the end."""
         model = self.model
         was_training = model.training
         meter = EpochMeter("accuracy" in self.metrics)
         model.eval()
         try:
             with no_grad():
-                for batch in self.val_loader:
+                for batch in loader:
                     *inputs, target = self._batch(batch)
                     out = model(*inputs)
                     meter.add(self.loss_fn(out, target), out, target)
         finally:
             model.train(was_training)
         if not len(meter):
-            raise ValueError("fit: val_loader yielded no batches")
-        _, mean, accuracy, _ = meter.read()
-        logs = {"val_loss": mean}
+            raise ValueError("evaluate: the loader yielded no batches")
+        _, mean, accuracy, samples = meter.read()
+        metrics: dict[str, Any] = {"loss": mean}
         if accuracy is not None:
-            logs["val_accuracy"] = accuracy
+            metrics["accuracy"] = accuracy
+        metrics["examples"] = samples
+        return metrics
+
+    def _validate(self) -> dict[str, Any]:
+        try:
+            metrics = self.evaluate(self.val_loader)
+        except ValueError as exc:
+            if "no batches" in str(exc):
+                raise ValueError("fit: val_loader yielded no batches") from None
+            raise
+        metrics.pop("examples")
+        logs = {f"val_{k}": v for k, v in metrics.items()}
+        self._call("on_validation_end", dict(logs, epoch=self.epoch, step=self.step))
         return logs
 
     def _add_l2(self) -> None:
@@ -335,10 +412,62 @@ class Trainer:
                 warnings.warn(f"{type(cb).__name__}.on_train_end failed while training was "
                               f"ending on an error: {type(exc).__name__}: {exc}", stacklevel=2)
 
-    # --- checkpoints ------------------------------------------------------------------------
+    # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The training state a checkpoint holds (see :func:`checkpoint.training_state`)."""
-        return training_state(self)
+        """Everything a resumed run needs to continue bit for bit.
+
+        Keys: ``format``, ``version``, ``epoch`` (epochs done, or the one in progress),
+        ``step`` (optimizer steps done), ``model``, ``optimizer``, ``scheduler_type`` and
+        ``scheduler`` (state_dict, or None), ``rng`` (:func:`gradflow.io.get_rng_state`: the
+        CPU generator, which dropout draws from), ``loader``/``val_loader`` (``{"epoch",
+        "seed"}``), ``history`` (:meth:`History.state_dict`), ``callbacks`` (``{key: state}``
+        of the callbacks with state; key = class name, ``#k`` for the k-th of a class) and
+        ``in_epoch`` (saved mid-epoch, by a step trigger: the batches done, their losses and
+        counts, the epoch's lr and any validation so far; else ``None``).
+        """
+        sched, epoch = self.scheduler, self._epoch
+        return {
+            "format": CHECKPOINT_FORMAT, "version": 2,
+            "epoch": self.epoch, "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler_type": None if sched is None else type(sched).__name__,
+            "scheduler": None if sched is None else sched.state_dict(),
+            "rng": io.get_rng_state(),
+            "loader": epoch.loader if epoch is not None else _loader_state(self.train_loader),
+            "val_loader": _loader_state(self.val_loader),
+            "history": self.history.state_dict(),
+            "callbacks": {key: state for key, cb in _callback_keys(self.callbacks)
+                          if (state := cb.state_dict())},
+            "in_epoch": None if epoch is None else epoch.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned: the model, optimizer, scheduler, loaders,
+        CPU random state, history and counters now; the callbacks' states when :meth:`fit`
+        begins (after their ``on_train_begin``)."""
+        saved_type = state.get("scheduler_type")
+        mine = None if self.scheduler is None else type(self.scheduler).__name__
+        if saved_type != mine:
+            raise ValueError(f"resume: the checkpoint was written with scheduler {saved_type}, "
+                             f"but fit was given {mine}; pass the same kind of scheduler")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        for loader, saved in ((self.train_loader, state.get("loader")),
+                              (self.val_loader, state.get("val_loader"))):
+            if saved is not None and loader is not None:
+                if hasattr(loader, "load_state_dict"):
+                    loader.load_state_dict(saved)
+                elif hasattr(loader, "set_epoch"):
+                    loader.set_epoch(saved["epoch"])
+        io.set_rng_state(state["rng"])
+        self.history.load_state_dict(state["history"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self._callback_states = dict(state.get("callbacks") or {})
+        self._resume_epoch = state.get("in_epoch")
+        self._resume_rng = state["rng"] if self._resume_epoch is not None else None
 
     def _config(self) -> dict[str, Any]:
         group = self.optimizer.param_groups[0]
@@ -356,13 +485,57 @@ class Trainer:
         }
 
 
+class _EpochState:
+    """The epoch in progress: its lr, the loader's state at its start, the batches done, the
+    meter of their losses and the last step-triggered validation."""
+
+    def __init__(self, lr: float, loader: dict[str, Any] | None, meter: EpochMeter):
+        self.lr, self.loader, self.meter = lr, loader, meter
+        self.batches = 0
+        self.val_logs: dict[str, Any] = {}
+        self.rng_start: dict[str, Any] | None = None  # the random state before the loader's iter
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"lr": self.lr, "batches": self.batches, "meter": self.meter.state_dict(),
+                "val_logs": dict(self.val_logs), "rng_start": self.rng_start}
+
+    def restore(self, state: dict[str, Any], backend: Any) -> None:
+        self.lr, self.batches = float(state["lr"]), int(state["batches"])
+        self.rng_start = state.get("rng_start")
+        self.meter.load_state_dict(state["meter"], backend)
+        self.val_logs = dict(state.get("val_logs") or {})
+
+
+def _loader_state(loader: Any) -> dict[str, Any] | None:
+    if loader is None:
+        return None
+    if hasattr(loader, "state_dict"):
+        return loader.state_dict()
+    if hasattr(loader, "epoch"):
+        return {"epoch": int(loader.epoch)}
+    return None
+
+
+def _callback_keys(callbacks: list[Callback]) -> list[tuple[str, Callback]]:
+    """A stable key per callback: its class name, ``#k`` for the k-th of the same class."""
+    counts: dict[str, int] = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__name__
+        k = counts.get(name, 0)
+        counts[name] = k + 1
+        keys.append((name if k == 0 else f"{name}#{k}", cb))
+    return keys
+
+
 def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_loader: Iterable,
         val_loader: Iterable | None = None, epochs: int = 10, *, scheduler: Any = None,
         callbacks: Sequence[Callback] = (), device: Any = None,
         metrics: Sequence[str] = ("accuracy",), max_iters: int | None = None,
         loss_tol: float | None = None, clip_grad_norm: float | None = None,
         clip_grad_adaptive: float | None = None, l2: float = 0.0,
-        nan_guard: bool | str = True, resume: Any = None, progress: bool = True) -> History:
+        nan_guard: bool | str = True, resume: Any = None, progress: bool = True,
+        val_every: Any = 1, trainer: type[Trainer] | None = None) -> History:
     """Train ``model`` with the PyTorch-style loop of the seed lectures; return its History.
 
     Each step: ``optimizer.zero_grad()``, ``out = model(*inputs)``, ``loss = loss_fn(out,
@@ -405,14 +578,29 @@ def fit(model: Module, loss_fn: Any, optimizer: Optimizer, train_loader: Iterabl
             states and continue, bit for bit as if never interrupted (on the CPU; the CuPy
             generator's state cannot be saved, so GPU dropout differs after a resume).
         progress: add a :class:`ProgressBar` (when tqdm is installed and none is given).
+        val_every: validate every N epochs (``N`` or ``(N, "epoch")``) or every N optimizer
+            steps (``(N, "step")``: each epoch's record gets the last validation in it).
+            Checkpoints and any callback take the same ``every`` (``ModelCheckpoint(every=...)``,
+            ``callback.every = (N, "step")``); the counts are global, so a resumed run
+            triggers at the same steps.
+        trainer: a :class:`Trainer` subclass to run (e.g. with its own :meth:`Trainer.train_step`).
 
     Raises:
         TrainingError: the loss became NaN/inf (``nan_guard``); ``on_train_end`` still ran.
         ValueError / TypeError: bad arguments, naming them.
     """
-    trainer = Trainer(model, loss_fn, optimizer, train_loader, val_loader, epochs,
-                      scheduler=scheduler, callbacks=callbacks, device=device, metrics=metrics,
-                      max_iters=max_iters, loss_tol=loss_tol, clip_grad_norm=clip_grad_norm,
-                      clip_grad_adaptive=clip_grad_adaptive, l2=l2, nan_guard=nan_guard,
-                      progress=progress)
-    return trainer.fit(resume=resume)
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    callbacks = list(callbacks)
+    if progress and importlib.util.find_spec("tqdm") is not None \
+            and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.insert(0, ProgressBar())
+    cls = Trainer if trainer is None else trainer
+    if not (isinstance(cls, type) and issubclass(cls, Trainer)):
+        raise TypeError(f"fit: trainer must be a Trainer subclass, got {cls!r}")
+    run = cls(model, loss_fn, optimizer, train_loader, val_loader, epochs,
+              scheduler=scheduler, callbacks=callbacks, device=device, metrics=metrics,
+              max_iters=max_iters, loss_tol=loss_tol, clip_grad_norm=clip_grad_norm,
+              clip_grad_adaptive=clip_grad_adaptive, l2=l2, nan_guard=nan_guard,
+              val_every=val_every)
+    return run.fit(resume=resume)
