@@ -238,13 +238,24 @@ def histogram(input: Tensor, bins: Any, *, range: tuple | None = None,  # noqa: 
             lo, hi = 0.0, 0.0
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
-        edges = xp.linspace(lo, hi, bins + 1).astype(a.dtype)
+        edges = _linspace(xp, lo, hi, bins + 1, a.dtype)
     hist, _ = xp.histogram(a, bins=edges, weights=w)
     hist = hist.astype(a.dtype)
     if density:
         widths = xp.diff(edges)
         hist = hist / (hist.sum() * widths)
     return _histogram_t(_wrap(hist.astype(a.dtype), b), _wrap(edges, b))
+
+
+def _linspace(xp, lo: float, hi: float, n: int, dtype):
+    """PyTorch's linspace: the step in ``dtype``, then ``lo + step * i`` up to the halfway
+    point and ``hi - step * (n - 1 - i)`` after it, each rounded once (torch's fused
+    multiply-add, emulated in float64), so float32 edges equal torch's bit for bit."""
+    t = xp.dtype(dtype).type
+    step = float((t(hi) - t(lo)) / t(max(n - 1, 1)))
+    i = xp.arange(n, dtype="float64")
+    lo, hi = float(t(lo)), float(t(hi))
+    return xp.where(i < n // 2, lo + step * i, hi - step * (n - 1 - i)).astype(dtype)
 
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:  # noqa: A002

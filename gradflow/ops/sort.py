@@ -57,7 +57,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A00
     return _RT["sort"](values.reshape(input.shape), indices.reshape(input.shape))
 
 
-def argsort(input: Tensor, dim: int = -1, descending: bool = False,  # noqa: A002
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
             stable: bool = False) -> Tensor:
     """The int64 indices that sort input along ``dim``."""
     a, d = _prepare(input, dim, "argsort")
@@ -124,7 +124,7 @@ def _median(name: str, input, dim, keepdim: bool, skip_nan: bool):  # noqa: A002
     else:
         nans = xp.zeros((1,) * arr.ndim, dtype="int64")
     if skip_nan:
-        pos = xp.maximum((n - nans - 1) // 2, 0)
+        pos = xp.where(nans == n, (n - 1) // 2, (n - nans - 1) // 2)  # all NaN: as torch
     else:
         pos = xp.where(nans > 0, n - nans, (n - 1) // 2)
     pos = xp.broadcast_to(pos, tuple(1 if i == d else s for i, s in enumerate(arr.shape)))
