@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections import namedtuple
 
 from gradflow.ops._util import tensor_arg
-from gradflow.ops.decompositions import SVD, Cholesky, Det, Inv, Solve, SvdVals
+from gradflow.ops.decompositions import QR, SVD, Cholesky, Det, Inv, Solve, SvdVals
 from gradflow.ops.matmul import matmul
 from gradflow.ops.norms import linalg_norm as norm
 from gradflow.ops.norms import matrix_norm, vector_norm
 from gradflow.tensor import Tensor
 
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
 
-__all__ = ["SVDResult", "cholesky", "det", "inv", "matmul", "matrix_norm", "norm", "solve", "svd",
-           "svdvals", "vecdot", "vector_norm"]
+__all__ = ["QRResult", "SVDResult", "cholesky", "det", "inv", "matmul", "matrix_norm", "norm",
+           "qr", "solve", "svd", "svdvals", "vecdot", "vector_norm"]
 
 
 def _matrix(A, op: str, square: bool = True) -> Tensor:
@@ -140,3 +141,32 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
         raise RuntimeError(f"linalg.vecdot: expected x and y to have the same dtype, but x has "
                            f"dtype {x.dtype} and y has dtype {y.dtype}")
     return (x * y).sum(dim)
+
+
+def qr(A: Tensor, mode: str = "reduced") -> QRResult:
+    """(Q, R) with A = Q R, Q orthonormal columns, R upper triangular. ``mode``: 'reduced'
+    (Q (m, k), R (k, n)), 'complete' (Q (m, m)), 'r' (R only; Q empty). Gradients: 'reduced'
+    (or 'complete' of a square matrix) with m >= n."""
+    op = "linalg.qr"
+    A = _matrix(A, op, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"{op}: qr received unrecognized mode {mode!r} but expected one of "
+                           "'reduced' (default), 'r', or 'complete'")
+    m, n = A.shape[-2:]
+    from gradflow.autograd.grad_mode import is_grad_enabled
+
+    differentiable = m >= n and (mode == "reduced" or (mode == "complete" and m == n))
+    if differentiable:
+        return QRResult(*QR.apply(A))
+    if A.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: the derivative of mode={mode!r} with A of shape "
+                           f"{tuple(A.shape)} is not implemented; use mode='reduced' with "
+                           "m >= n (or detach A)")
+    backend = A.backend
+    xp = backend.xp
+    if mode == "r":
+        r = backend.k.linalg_qr(A.array, "r")
+        return QRResult(Tensor.wrap(xp.zeros((0,), dtype=A.dtype), backend),
+                        Tensor.wrap(r, backend))
+    q, r = backend.k.linalg_qr(A.array, mode)
+    return QRResult(Tensor.wrap(q, backend), Tensor.wrap(r, backend))

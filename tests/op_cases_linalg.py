@@ -164,6 +164,10 @@ CASES = [
     ("linalg_cholesky", lambda x: LA.cholesky(_spd(x)),
      lambda x: jnp.linalg.cholesky(_spd_jax(x)), [R(2, 3, 3)], ()),
     ("linalg_svd", _svd_fn, _svd_jax, [R(2, 4, 3)], ()),
+    ("linalg_qr", lambda x: gf.cat(LA.qr(x), -2),
+     lambda x: jnp.concatenate(jnp.linalg.qr(x), -2), [R(2, 4, 3)], ()),
+    ("linalg_qr_square", lambda x: LA.qr(x).Q.sin() + LA.qr(x).R,
+     lambda x: jnp.sin(jnp.linalg.qr(x)[0]) + jnp.linalg.qr(x)[1], [R(3, 3)], ()),
     ("linalg_svdvals", lambda x: LA.svdvals(x) ** 2,
      lambda x: jnp.linalg.svd(x, compute_uv=False) ** 2, [R(3, 4)], ()),
 ]

@@ -226,6 +226,7 @@ def test_norm_gradient_at_zero_is_zero_and_second_order_finite():
 @pytest.mark.parametrize("scale,dtype", [(1e-200, "float64"), (1e200, "float64"),
                                          (1e-30, "float32"), (1e30, "float32"),
                                          (1e-150, "float64"), (1e15, "float32")])
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_norms_of_tiny_and_huge_vectors_are_torchs(scale, dtype):
     """Like torch, no rescaling: |x|² underflows to 0 or overflows to inf where it does."""
     x = (np.array([3.0, 4.0]) * scale).astype(dtype)
@@ -301,6 +302,9 @@ DECOMPOSITIONS = [
     ("svd", lambda m, a: (lambda u, s, v: (u * s.sin()[..., None, :]) @ v)(
         *m.svd(a, full_matrices=False)), (2, 3, 5)),
     ("vecdot", lambda m, a: m.vecdot(a, a * 2, dim=0), (3, 4)),
+    ("qr", lambda m, a: (lambda q, r: q.sin() + r.sum())(*m.qr(a)), (2, 5, 3)),
+    ("qr_r", lambda m, a: m.qr(a.detach(), "r")[1], (4, 3)),
+    ("qr_complete", lambda m, a: m.qr(a.detach(), mode="complete")[0], (4, 3)),
 ]
 
 
@@ -324,6 +328,10 @@ def test_svd_full_matrices_forward_and_decomposition_errors():
         LA.det(gf.ones(2, 3))
     with pytest.raises(RuntimeError, match="floating point"):
         LA.inv(gf.tensor([[1, 0], [0, 1]]))
+    with pytest.raises(RuntimeError, match="mode='reduced'"):
+        LA.qr(gf.ones(2, 3, requires_grad=True))
+    with pytest.raises(RuntimeError, match="unrecognized mode"):
+        LA.qr(gf.ones(2, 2), "full")
 
 
 SIGNATURES = [(L.tensordot, torch.tensordot), (N.norm, torch.norm),
@@ -374,7 +382,7 @@ def test_documented_positional_parameters_are_torchs(name):
 
 def test_linalg_signatures_follow_torchs_docs():
     for name in ("vector_norm", "matrix_norm", "norm", "det", "inv", "solve", "cholesky", "svd",
-                 "svdvals"):
+                 "svdvals", "qr"):
         mine = _positional(inspect.signature(getattr(LA, name)))
         theirs = _doc_positional(getattr(torch.linalg, name).__doc__.replace("linalg.", ""))
         assert mine == theirs, name

@@ -214,3 +214,55 @@ class SvdVals(Function):
         a = ctx.saved_tensors[0]
         u, _, vh = SVD.apply(a)
         return (u * g[..., None, :]) @ vh
+
+
+def _qr_grad(q, r, gq, gr, triu, solve_rt):
+    """PyTorch's QR gradient for m >= n (reduced):
+    Ā = [Q̄ + Q syminvadj(triu(R̄ Rᵀ - Qᵀ Q̄))] R⁻ᵀ, syminvadj(X) = X + Xᵀ with the diagonal
+    halved."""
+    m = None
+    if gr is not None:
+        m = gr @ _mT(r)
+    if gq is not None:
+        m = -(_mT(q) @ gq) if m is None else m - _mT(q) @ gq
+    m = triu(m)
+    ga = q @ (m + _mT(m) - triu(m, diag_only=True))
+    if gq is not None:
+        ga = ga + gq
+    return solve_rt(ga)
+
+
+class QR(Function):
+    """(Q, R) = qr(A), reduced, for m >= n (Q: (..., m, n), R: (..., n, n))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        q, r = ctx.k.linalg_qr(a, "reduced")
+        ctx.save_for_backward(q, r)
+        return q, r
+
+    @staticmethod
+    def vjp(ctx, gq, gr):
+        q, r = ctx.saved_arrays
+        xp, k = ctx.xp, ctx.k
+
+        def triu(x, diag_only=False):
+            if diag_only:
+                return x * xp.eye(x.shape[-1], dtype=x.dtype)
+            return xp.triu(x)
+
+        return _qr_grad(q, r, gq, gr, triu, lambda b: b @ _mT(k.linalg_inv(r)))
+
+    @staticmethod
+    def backward(ctx, gq, gr):
+        q, r = ctx.saved_tensors
+        backend = ctx.backend
+        xp = backend.xp
+        n = r.shape[-1]
+        masks = {False: xp.triu(xp.ones((n, n), dtype=r.dtype)),
+                 True: xp.eye(n, dtype=r.dtype)}
+
+        def triu(x, diag_only=False):
+            return x * Tensor.wrap(masks[diag_only], backend)
+
+        return _qr_grad(q, r, gq, gr, triu, lambda b: b @ _mT(Inv.apply(r)))

@@ -78,7 +78,7 @@ def _float_input(x: Tensor, op: str, dtype) -> Tensor:
         from gradflow.dtypes import as_dtype
 
         dtype = as_dtype(dtype)
-        if dtype.kind not in "fc":
+        if dtype is None or dtype.kind not in "fc":
             raise RuntimeError(f"{op}: dtype should be floating point or complex, got {dtype}")
         if x.dtype.kind in "fc" and x.dtype != dtype and x.dtype.itemsize > dtype.itemsize:
             raise RuntimeError(f"{op}: the dtype ({dtype}) must not be narrower than the "
@@ -86,6 +86,9 @@ def _float_input(x: Tensor, op: str, dtype) -> Tensor:
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{x.dtype}; convert it (e.g. .float())")
+    if x.dtype.kind == "c" or (dtype is not None and dtype.kind == "c"):
+        raise RuntimeError(f"{op}: complex tensors are not supported yet (got {x.dtype}); "
+                           "take the norm of the real and imaginary parts stacked as a real tensor")
     if dtype is not None and dtype != x.dtype:
         x = x.to(dtype=dtype)
     return x
