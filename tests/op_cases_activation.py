@@ -32,7 +32,9 @@ def _neg(x):
 
 
 def _elu(x, alpha=1.0, scale=1.0, s=1.0):
-    return jnp.where(x > 0, scale * x, scale * alpha * jnp.expm1(_neg(x) * s))
+    """At 0 PyTorch's slope is the negative branch's, its second derivative 0."""
+    neg = jnp.where(x < 0, scale * alpha * jnp.expm1(_neg(x) * s), x * (scale * alpha * s))
+    return jnp.where(x > 0, scale * x, neg)
 
 
 def _hardtanh(x, lo, hi):
@@ -48,8 +50,11 @@ def _hardsigmoid(x):
 
 
 def _softplus(x, beta=1.0, threshold=20.0):
+    """Linear above the threshold; at βx = threshold PyTorch's second derivative is 0."""
     bx = x * beta
-    return jnp.where(bx > threshold, x, jax.nn.softplus(jnp.where(bx > threshold, 0.0, bx)) / beta)
+    inner = jnp.where(bx < threshold, jax.nn.softplus(jnp.where(bx < threshold, bx, 0.0)) / beta,
+                      x * jax.nn.sigmoid(threshold))
+    return jnp.where(bx > threshold, x, inner)
 
 
 def _softshrink(x, lambd):

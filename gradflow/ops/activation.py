@@ -225,14 +225,18 @@ def _pointwise(name: str, kernel: str, composite=None, doc: str = "") -> type:
 
 
 def _elu_composite(x, alpha, scale, input_scale):
-    # clip (inclusive at 0) keeps e^x finite for large x and gives x = 0 the negative branch
+    # clip keeps e^x finite for large x; at x = 0 PyTorch takes the negative branch's slope
+    # (scale·α·input_scale) and a second derivative of 0: the tangent line there
     neg = (exp(clip(x, None, 0.0) * input_scale) - 1) * (scale * alpha)
-    return where(x > 0, x * scale, neg)
+    return where(x > 0, x * scale, where(x < 0, neg, x * (scale * alpha * input_scale)))
 
 
 def _softplus_beta_composite(x, beta, threshold):
+    # at βx = threshold exactly PyTorch's slope is σ(threshold) and its second derivative 0
     bx = x * beta
-    return where(bx > threshold, x, Softplus.apply(bx) * (1 / beta))
+    slope = 0.5 * (1 + math.tanh(threshold / 2))  # σ(threshold)
+    inner = where(bx < threshold, Softplus.apply(bx) * (1 / beta), x * slope)
+    return where(bx > threshold, x, inner)
 
 
 def _hardswish_composite(x):
@@ -507,7 +511,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa
 
 def _one_axis(x: Tensor, axis, op: str) -> int:
     if not isinstance(axis, int):
-        raise TypeError(f"{op}: dim must be an int, got {axis!r}")
+        raise TypeError(f"{op}: the dim or axis must be an int, got {axis!r}")
     return norm_axes(axis, max(x.ndim, 1), op)[0]
 
 

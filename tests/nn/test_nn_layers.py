@@ -93,11 +93,11 @@ def test_linear_bad_sizes():
     (nn.Tanh(), torch.nn.Tanh()),
     (nn.GELU(), torch.nn.GELU()),
     (nn.GELU("tanh"), torch.nn.GELU("tanh")),
-    (nn.Softmax(), torch.nn.Softmax(dim=-1)),
-    (nn.Softmax(axis=0), torch.nn.Softmax(dim=0)),
+    (nn.Softmax(-1), torch.nn.Softmax(dim=-1)),
+    (nn.Softmax(0), torch.nn.Softmax(0)),
     (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),
     (nn.LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1)),
-    (nn.LogSoftmax(), torch.nn.LogSoftmax(dim=-1)),
+    (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
 ], ids=lambda m: repr(m))
 def test_activation_matches_torch(ours, theirs, rng):
     _check_fwd_bwd(ours, theirs, 3 * rng.standard_normal((4, 6, 3)), rng)
@@ -106,12 +106,12 @@ def test_activation_matches_torch(ours, theirs, rng):
 def test_activation_reprs_and_errors():
     assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
     assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
-    assert repr(nn.Softmax(dim=1)) == "Softmax(axis=1)"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.ReLU()) == "ReLU()"
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("fast")
-    with pytest.raises(ValueError, match="both axis=0 and dim=1"):
-        nn.Softmax(axis=0, dim=1)
+    with pytest.raises(TypeError, match="axis"):  # PyTorch's dim only (no NumPy alias)
+        nn.Softmax(axis=0)
 
 
 # --- Flatten / Identity ---------------------------------------------------------------------
