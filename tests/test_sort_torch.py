@@ -71,7 +71,7 @@ def test_topk_and_kthvalue(dim, k):
     # distinct values (PyTorch's order among ties depends on its selection algorithm)
     for largest in (True, False):
         _same(gf.tensor(X).topk(k, dim, largest), torch.tensor(X).topk(k, dim, largest))
-    _same(gf.tensor(XN[:3]).topk(1, 1), torch.tensor(XN[:3]).topk(1, 1))
+    _same(gf.tensor(XN[1:3]).topk(2, 1), torch.tensor(XN[1:3]).topk(2, 1))  # one NaN a row
     for keepdim in (False, True):
         _same(gf.tensor(X).kthvalue(k, dim, keepdim), torch.tensor(X).kthvalue(k, dim, keepdim))
 

@@ -24,6 +24,19 @@ def sort_indices(xp, a, axis, descending=False):
 
 
 @kernel
+def topk_indices(xp, a, k, axis, largest=True):
+    """int64 indices of the ``k`` largest (smallest) elements along ``axis``, in sorted order:
+    a partition (O(n)) and a sort of the ``k`` chosen, not a sort of all ``n``."""
+    n = a.shape[axis]
+    if not 0 < k < n:
+        return sort_indices(xp, a, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
+    keep = (slice(None),) * axis + ((slice(n - k, n) if largest else slice(0, k)),)
+    part = xp.argpartition(a, n - k if largest else k - 1, axis=axis)[keep]
+    order = sort_indices(xp, xp.take_along_axis(a, part, axis), axis, largest)
+    return xp.take_along_axis(part, order, axis).astype("int64", copy=False)
+
+
+@kernel
 def mode_rows(xp, a):
     """For each row of a 2-d ``a``: the index of the last occurrence of its most frequent value
     (the smallest such value on ties), PyTorch's ``mode``."""

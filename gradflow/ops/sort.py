@@ -70,10 +70,6 @@ def msort(input: Tensor) -> Tensor:  # noqa: A002
     return sort(input, 0).values
 
 
-def _first(idx, d: int, k: int, xp):
-    return idx[(slice(None),) * d + (slice(0, k),)] if k != idx.shape[d] else idx
-
-
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A002
          sorted: bool = True):  # noqa: A002
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) elements along
@@ -83,7 +79,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A0
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
         raise RuntimeError(f"topk(): selected index k={k!r} out of range for dimension {d} "
                            f"of size {n}; pass 0 <= k <= {n}")
-    idx = _first(a._backend.k.sort_indices(a.array, d, bool(largest)), d, k, a._backend.xp)
+    idx = a._backend.k.topk_indices(a.array, k, d, bool(largest))
     values, indices = _pair("sort", input, a, d, idx, True)
     return _RT["topk"](values, indices)
 
