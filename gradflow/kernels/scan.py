@@ -32,12 +32,13 @@ def _flip(xp, a, axis: int, reverse: bool):
 @kernel
 def scan_cumsum(xp, a, axis: int, reverse: bool = False):
     """Inclusive sums along ``axis`` (from the end when ``reverse``)."""
-    return _flip(xp, xp.cumsum(_flip(xp, a, axis, reverse), axis=axis), axis, reverse)
+    out = xp.cumsum(_flip(xp, a, axis, reverse), axis=axis, dtype=a.dtype)
+    return _flip(xp, out, axis, reverse)
 
 
 @kernel
 def scan_cumprod(xp, a, axis: int):
-    return xp.cumprod(a, axis=axis)
+    return xp.cumprod(a, axis=axis, dtype=a.dtype)
 
 
 @kernel
