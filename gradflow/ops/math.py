@@ -353,6 +353,10 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A001, A002
             and not isinstance(min, complex) and not isinstance(max, complex):
         return Clip.apply(input, min, max)  # the hot path: float input, number bounds
     dtype = result_dtype("clamp", input, min, max)
+    if dtype.kind == "b":
+        raise NotImplementedError(f"clamp: not implemented for bool results (input {input.dtype}"
+                                  f", min {min!r}, max {max!r}); use integer bounds, e.g. "
+                                  "clamp(x, 0, 1), or logical ops")
     if input.dtype != dtype:
         input = input.to(dtype=dtype)  # noqa: A001
     if isinstance(min, Tensor) and min.dtype != dtype:

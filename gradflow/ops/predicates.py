@@ -112,9 +112,14 @@ def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
 def _reduce_bool(op: str, input: Tensor, dim, keepdim: bool) -> Tensor:
     tensor_arg(input, op)
     a = input.array
-    axes = () if dim == () else norm_axes(dim, a.ndim, op)
-    if a.ndim == 0:
+    if isinstance(dim, tuple | list) and len(set(dim)) != len(dim):
+        raise RuntimeError(f"{op}: dim {tuple(dim)} names a dim more than once; name each once")
+    if a.ndim == 0:  # dims 0 and -1 name the one element (norm_axes of a 1-d shape checks it)
+        if dim is not None and dim != ():
+            norm_axes(dim, 1, op)
         axes = None
+    else:
+        axes = () if dim == () else norm_axes(dim, a.ndim, op)
     out = getattr(a, op)(axis=axes, keepdims=keepdim)
     if a.dtype == "uint8":  # PyTorch keeps uint8 for uint8 inputs
         out = out.astype(a.dtype)
