@@ -35,6 +35,11 @@ from gradflow.tensor import Tensor
 _LOG_2PI = math.log(2 * math.pi)
 
 
+class TargetRangeError(LossIndexError, RuntimeError):
+    """A class index outside ``[0, C)`` in the margin losses: PyTorch's RuntimeError there
+    (and gradflow's IndexError/ValueError of the other class-index losses)."""
+
+
 def _clamp_min0(u: Tensor) -> Tensor:
     return clip(u, 0.0, None)
 
@@ -220,7 +225,7 @@ def _check_index_range(t, lo: int, c: int, backend, op: str, what: str) -> None:
     bad = (t < lo) | (t >= c)
     if bool(backend.to_host(bad.any())):
         v = int(backend.to_host(t[bad][:1])[0])
-        raise LossIndexError(f"{op}: {what} {v} is out of range [{max(lo, 0)}, {c}) for {c} "
+        raise TargetRangeError(f"{op}: {what} {v} is out of range [{max(lo, 0)}, {c}) for {c} "
                              f"classes: target out of range; use class indices in [0, {c})")
 
 
