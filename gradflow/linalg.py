@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from gradflow.ops._util import tensor_arg
-from gradflow.ops.decompositions import QR, SVD, Cholesky, Det, Inv, Solve, SvdVals
+from gradflow.ops.decompositions import QR, SVD, Cholesky, Det, Eigh, Inv, SlogDet, Solve, SvdVals
 from gradflow.ops.matmul import matmul
 from gradflow.ops.norms import linalg_norm as norm
 from gradflow.ops.norms import matrix_norm, vector_norm
@@ -15,9 +15,12 @@ from gradflow.tensor import Tensor
 
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 
-__all__ = ["QRResult", "SVDResult", "cholesky", "det", "inv", "matmul", "matrix_norm", "norm",
-           "qr", "solve", "svd", "svdvals", "vecdot", "vector_norm"]
+__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det", "eigh",
+           "eigvalsh", "inv", "matmul", "matrix_norm", "matrix_power", "multi_dot", "norm", "qr",
+           "slogdet", "solve", "svd", "svdvals", "vecdot", "vector_norm"]
 
 
 def _matrix(A, op: str, square: bool = True) -> Tensor:
@@ -170,3 +173,79 @@ def qr(A: Tensor, mode: str = "reduced") -> QRResult:
                         Tensor.wrap(r, backend))
     q, r = backend.k.linalg_qr(A.array, mode)
     return QRResult(Tensor.wrap(q, backend), Tensor.wrap(r, backend))
+
+
+def slogdet(A: Tensor) -> SlogdetResult:
+    """(sign, log|det A|): the determinant without overflow; the sign has no gradient."""
+    return SlogdetResult(*SlogDet.apply(_matrix(A, "linalg.slogdet")))
+
+
+def _uplo(UPLO, op: str) -> str:
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO!r}")
+    return UPLO
+
+
+def eigh(A: Tensor, UPLO: str = "L") -> EighResult:  # noqa: N803 - torch's name
+    """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric A, reading only its
+    ``UPLO`` triangle. Gradients assume distinct eigenvalues (as PyTorch's)."""
+    op = "linalg.eigh"
+    return EighResult(*Eigh.apply(_matrix(A, op), uplo=_uplo(UPLO, op)))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
+    """The eigenvalues of symmetric A, ascending (Ā = Q diag(w̄) Qᵀ)."""
+    op = "linalg.eigvalsh"
+    return Eigh.apply(_matrix(A, op), uplo=_uplo(UPLO, op))[0]
+
+
+def multi_dot(tensors) -> Tensor:
+    """The product of a chain of matrices; the first may be a row vector (1-D) and the last a
+    column vector (1-D)."""
+    op = "linalg.multi_dot"
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"{op}(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        tensor_arg(t, op, f"tensors[{i}]")
+        inner = 0 < i < len(tensors) - 1
+        if t.ndim != 2 and (inner or t.ndim != 1):
+            where = "the first and last" if not inner else f"tensor {i}"
+            raise RuntimeError(f"{op}(): {where} tensors must be 1D or 2D (inner ones 2D), got "
+                               f"{t.ndim}D for tensor {i} (shape {tuple(t.shape)})")
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError(f"{op}(): all tensors must have the same dtype, got "
+                           f"{[str(t.dtype) for t in tensors]}")
+    out = tensors[0]
+    for i, t in enumerate(tensors[1:], 1):
+        if out.shape[-1] != t.shape[0]:
+            raise RuntimeError(f"{op}(): tensors {i - 1} and {i} with shapes "
+                               f"{tuple(tensors[i - 1].shape)} and {tuple(t.shape)} cannot be "
+                               "multiplied")
+        out = matmul(out, t)
+    return out
+
+
+def matrix_power(A: Tensor, n: int) -> Tensor:
+    """A^n by repeated squaring (n = 0: the identity; n < 0: powers of inv(A))."""
+    op = "linalg.matrix_power"
+    tensor_arg(A, op, "A")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, got shape "
+                           f"{tuple(A.shape)}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{op}: n must be an int, got {type(n).__name__}")
+    if n == 0:
+        backend = A.backend
+        eye = backend.xp.broadcast_to(backend.xp.eye(A.shape[-1], dtype=A.dtype), A.shape)
+        return Tensor.wrap(backend.xp.array(eye), backend)
+    base = inv(A) if n < 0 else A
+    n = -n if n < 0 else n
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result

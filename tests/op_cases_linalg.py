@@ -168,6 +168,18 @@ CASES = [
      lambda x: jnp.concatenate(jnp.linalg.qr(x), -2), [R(2, 4, 3)], ()),
     ("linalg_qr_square", lambda x: LA.qr(x).Q.sin() + LA.qr(x).R,
      lambda x: jnp.sin(jnp.linalg.qr(x)[0]) + jnp.linalg.qr(x)[1], [R(3, 3)], ()),
+    ("linalg_slogdet", lambda x: LA.slogdet(x).logabsdet,
+     lambda x: jnp.linalg.slogdet(x)[1], [R(2, 3, 3)], ()),
+    ("linalg_eigh", lambda x: (lambda w, q: (q * w.sin()[..., None, :]) @ q.mT)(
+        *LA.eigh(x + x.mT)),
+     lambda x: (lambda w, q: (q * jnp.sin(w)[..., None, :]) @ jnp.swapaxes(q, -1, -2))(
+        *jnp.linalg.eigh(x + jnp.swapaxes(x, -1, -2))), [R(2, 3, 3)], ()),
+    ("linalg_eigvalsh", lambda x: LA.eigvalsh(x @ x.mT) ** 2,
+     lambda x: jnp.linalg.eigvalsh(x @ x.T) ** 2, [R(3, 4)], ()),
+    ("linalg_multi_dot", lambda a, b, c: LA.multi_dot([a, b, c]),
+     lambda a, b, c: a @ b @ c, [R(3), R(3, 4, seed=1), R(4, 2, seed=2)], ()),
+    ("linalg_matrix_power", lambda x: LA.matrix_power(_well(x), -3),
+     lambda x: jnp.linalg.matrix_power(_well_jax(x), -3), [R(2, 3, 3)], ()),
     ("linalg_svdvals", lambda x: LA.svdvals(x) ** 2,
      lambda x: jnp.linalg.svd(x, compute_uv=False) ** 2, [R(3, 4)], ()),
 ]

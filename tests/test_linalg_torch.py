@@ -302,6 +302,15 @@ DECOMPOSITIONS = [
     ("svd", lambda m, a: (lambda u, s, v: (u * s.sin()[..., None, :]) @ v)(
         *m.svd(a, full_matrices=False)), (2, 3, 5)),
     ("vecdot", lambda m, a: m.vecdot(a, a * 2, dim=0), (3, 4)),
+    ("slogdet", lambda m, a: m.slogdet(a).logabsdet * m.slogdet(a).sign, (2, 3, 3)),
+    ("eigh", lambda m, a: (lambda w, q: (q * w.sin()[..., None, :]) @ q.mT)(*m.eigh(a + a.mT)),
+     (2, 3, 3)),
+    ("eigh_upper", lambda m, a: (lambda w, q: q.abs() + w)(*m.eigh(a, UPLO="U")), (4, 4)),
+    ("eigvalsh", lambda m, a: m.eigvalsh(a @ a.mT), (2, 3, 4)),
+    ("multi_dot", lambda m, a: m.multi_dot([a[0], a[1:].mT, a[1:] * 2, a[0]]), (3, 3)),
+    ("matrix_power", lambda m, a: m.matrix_power(a, 5), (2, 3, 3)),
+    ("matrix_power_neg", lambda m, a: m.matrix_power(_spd(a), -2),
+     (3, 3)),
     ("qr", lambda m, a: (lambda q, r: q.sin() + r.sum())(*m.qr(a)), (2, 5, 3)),
     ("qr_r", lambda m, a: m.qr(a.detach(), "r")[1], (4, 3)),
     ("qr_complete", lambda m, a: m.qr(a.detach(), mode="complete")[0], (4, 3)),
@@ -311,6 +320,11 @@ DECOMPOSITIONS = [
 @pytest.mark.parametrize("name,fn,shape", DECOMPOSITIONS, ids=[d[0] for d in DECOMPOSITIONS])
 def test_decompositions_match_torch(name, fn, shape):
     _check(lambda t: fn(torch.linalg, t), lambda t: fn(LA, t), R(*shape))
+
+
+def test_matrix_power_zero_is_the_identity():
+    y = LA.matrix_power(gf.ones(2, 3, 3), 0)
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(np.eye(3), (2, 3, 3)))
 
 
 def test_svd_full_matrices_forward_and_decomposition_errors():
@@ -330,6 +344,10 @@ def test_svd_full_matrices_forward_and_decomposition_errors():
         LA.inv(gf.tensor([[1, 0], [0, 1]]))
     with pytest.raises(RuntimeError, match="mode='reduced'"):
         LA.qr(gf.ones(2, 3, requires_grad=True))
+    with pytest.raises(RuntimeError, match="UPLO"):
+        LA.eigh(gf.eye(2), "X")
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        LA.multi_dot([gf.ones(2, 3), gf.ones(2, 3)])
     with pytest.raises(RuntimeError, match="unrecognized mode"):
         LA.qr(gf.ones(2, 2), "full")
 
@@ -348,7 +366,7 @@ def _positional(sig: inspect.Signature) -> list[str]:
 
 def _doc_positional(doc: str) -> list[str]:
     head = doc.strip().split("\n")[0]
-    head = head[head.index("(") + 1:head.rindex(") ->")]
+    head = head[head.index("(") + 1:head.rindex(") ->") if " ->" in head else head.rindex(")")]
     params, depth, cur = [], 0, ""
     for c in head:  # split at top-level commas: "dim=(-2, -1)" is one parameter
         depth += (c in "([") - (c in ")]")
@@ -382,7 +400,7 @@ def test_documented_positional_parameters_are_torchs(name):
 
 def test_linalg_signatures_follow_torchs_docs():
     for name in ("vector_norm", "matrix_norm", "norm", "det", "inv", "solve", "cholesky", "svd",
-                 "svdvals", "qr"):
+                 "svdvals", "qr", "slogdet", "eigh", "eigvalsh", "multi_dot"):
         mine = _positional(inspect.signature(getattr(LA, name)))
         theirs = _doc_positional(getattr(torch.linalg, name).__doc__.replace("linalg.", ""))
         assert mine == theirs, name

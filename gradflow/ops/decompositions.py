@@ -266,3 +266,64 @@ class QR(Function):
             return x * Tensor.wrap(masks[diag_only], backend)
 
         return _qr_grad(q, r, gq, gr, triu, lambda b: b @ _mT(Inv.apply(r)))
+
+
+class SlogDet(Function):
+    """(sign, log|det A|); the sign is piecewise constant (no gradient), and
+    d log|det A| = tr(A⁻¹ dA), so Ā = ḡ A⁻ᵀ."""
+
+    @staticmethod
+    def forward(ctx, a):
+        sign, logabs = ctx.xp.linalg.slogdet(a)
+        sign, logabs = ctx.xp.asarray(sign), ctx.xp.asarray(logabs)
+        ctx.save_for_backward(a)
+        ctx.mark_non_differentiable(sign)
+        return sign, logabs
+
+    @staticmethod
+    def vjp(ctx, _, g):
+        (a,) = ctx.saved_arrays
+        return g[..., None, None] * _mT(ctx.k.linalg_inv(a))
+
+    @staticmethod
+    def backward(ctx, _, g):
+        (a,) = ctx.saved_tensors
+        return g[..., None, None] * _mT(Inv.apply(a))
+
+
+def _eigh_grad(q, w, gw, gq, eye):
+    """PyTorch's eigh gradient: Ā = Q [skew(QᵀQ̄)/2 / E + diag(w̄)] Qᵀ with E_ij = w_j - w_i
+    (1 on the diagonal, where the skew part is 0)."""
+    n = w.shape[-1]
+    inner = None
+    if gq is not None:
+        x = _mT(q) @ gq
+        e = w[..., None, :] - w[..., :, None] + eye(n)
+        inner = 0.5 * (x - _mT(x)) / e
+    if gw is not None:
+        d = gw[..., None, :] * eye(n)
+        inner = d if inner is None else inner + d
+    return q @ inner @ _mT(q)
+
+
+class Eigh(Function):
+    """(w, Q) = eigh(A) for symmetric A (its ``UPLO`` triangle is read), w ascending."""
+
+    @staticmethod
+    def forward(ctx, a, *, uplo):
+        w, q = ctx.xp.linalg.eigh(a, UPLO=uplo)
+        ctx.save_for_backward(w, q)
+        return w, q
+
+    @staticmethod
+    def vjp(ctx, gw, gq):
+        w, q = ctx.saved_arrays
+        xp = ctx.xp
+        return _eigh_grad(q, w, gw, gq, lambda n: xp.eye(n, dtype=w.dtype))
+
+    @staticmethod
+    def backward(ctx, gw, gq):
+        w, q = ctx.saved_tensors
+        backend = ctx.backend
+        return _eigh_grad(q, w, gw, gq,
+                          lambda n: Tensor.wrap(backend.xp.eye(n, dtype=w.dtype), backend))

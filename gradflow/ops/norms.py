@@ -121,6 +121,8 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *,  # noqa: A
     if dim is not None and not isinstance(dim, int) and len(tuple(dim)) == 0:
         dim = None
     axes = norm_axes(dim, x.ndim, op)
+    if x.ndim == 0:  # dim 0 (or -1) of a 0-d tensor is the tensor itself
+        axes = None
     if x.numel() == 0 and p < 0 or (x.numel() == 0 and p == _INF and (
             axes is None or any(x.shape[a] == 0 for a in axes))):
         raise RuntimeError(f"{op}: cannot compute the {ord} norm of an empty tensor (shape "
