@@ -194,7 +194,8 @@ def _spaced(xp, start, end, steps: int, dt: np.dtype):
     float16/bfloat16 round every operation as PyTorch's half types do. Returns float64 values
     (``dt`` ones for the half types)."""
     integral = dt.kind in "iu"
-    s, e = (int(start), int(end)) if integral else (dt.type(start), dt.type(end))
+    s, e = (_wrapped(start, dt), _wrapped(end, dt)) if integral else (dt.type(start),
+                                                                       dt.type(end))
     half = dt.kind == "f" and dt.itemsize < 4
     if steps == 1:
         return xp.full((1,), s, dtype=dt if half else "float64")
@@ -212,10 +213,17 @@ def _spaced(xp, start, end, steps: int, dt: np.dtype):
 
 
 def _as_dtype_array(values, dt: np.dtype):
-    """Float values in ``dt``; to an integer dtype truncated (via int64, so they wrap)."""
+    """Float values in ``dt``; to an integer dtype truncated as C casts them on x86 (and so
+    PyTorch): through int32 for the narrow types, an out-of-range value becoming the minimum."""
     if dt.kind in "iu":
-        return values.astype("int64").astype(dt)
+        with np.errstate(invalid="ignore"):
+            return values.astype("int64" if dt.itemsize == 8 else "int32").astype(dt)
     return values.astype(dt)
+
+
+def _wrapped(value, dt: np.dtype) -> int:
+    """``int(value)`` stored in the integer dtype ``dt`` (wrapping, as PyTorch's Scalar cast)."""
+    return int(np.array(int(value)).astype(dt))
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -226,6 +234,13 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad: bool = F
     dt = as_dtype(dtype) or DEFAULT_FLOAT
     if dt.kind == "b":
         raise NotImplementedError("linspace: not implemented for bool")
+    if dt.kind in "iu" and steps:  # as PyTorch: an int wraps into uint8, others must fit
+        info = np.iinfo(dt)
+        for name, v in (("start", start), ("end", end)):
+            wraps = dt == np.uint8 and isinstance(v, numbers.Integral)
+            if not (wraps or info.min <= v <= info.max):
+                raise RuntimeError(f"linspace: {name}={v} cannot be converted to {dt} without "
+                                   f"overflow (its range is [{info.min}, {info.max}])")
     backend = get_backend(device)
     array = _as_dtype_array(_spaced(backend.xp, start, end, steps, dt), dt)
     return Tensor._make(array, backend).requires_grad_(requires_grad)
@@ -256,7 +271,7 @@ def logspace(start, end, steps, base: float = 10.0, dtype=None, device=None,
         exponents = np.full((1,), float(start))
     else:
         integral = dt.kind in "iu"
-        s, e = (int(v) if integral else dt.type(v) for v in (start, end))
+        s, e = (_wrapped(v, dt) if integral else dt.type(v) for v in (start, end))
         step = float(e - s) / (steps - 1)
         i = np.arange(steps, dtype="int64")
         lower = i < steps // 2
