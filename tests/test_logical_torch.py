@@ -147,3 +147,18 @@ def test_operators_give_way_to_unsupported_operands():
         b &= gf.tensor([1, 1])
     with pytest.raises(NotImplementedError, match="bitwise_and.*float32"):
         gf.tensor([1.0]) & 1
+
+
+EXPORTS = ["logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+           "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+           "bitwise_right_shift"]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_positional_parameters_are_pytorchs(name):
+    import inspect
+
+    from test_math_torch import _torch_positional
+
+    params = inspect.signature(getattr(L, name)).parameters.values()
+    assert [p.name for p in params] == _torch_positional(name)

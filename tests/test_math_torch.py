@@ -368,3 +368,42 @@ def test_all_any(name):
     # NumPy's spellings still work on the method
     got = getattr(gf.tensor(x), name)(axis=1, keepdims=True)
     same(got, getattr(torch.tensor(x), name)(1, True))
+
+
+# The names this family adds at gf's top level (the lead exports them), with their functions.
+EXPORTS = {
+    **{n: getattr(M, n) for n in UNARY + ["atan2", "clamp", "clip", "lerp"]},
+    "arcsin": M.asin, "arccos": M.acos, "arctan": M.atan, "arctan2": M.atan2,
+    **{n: getattr(RD, n) for n in ["round", "floor", "ceil", "trunc", "fix", "frac", "sign",
+                                   "sgn", "remainder", "fmod", "floor_divide"]},
+    **{n: getattr(P, n) for n in ["isclose", "allclose", "isnan", "isinf", "isposinf",
+                                  "isneginf", "isfinite", "nan_to_num", "equal", "all", "any"]},
+}
+
+
+def _torch_positional(name: str) -> list[str]:
+    """The positional parameter names of torch.<name>, from its docstring's longest form."""
+    import re
+
+    forms = re.findall(rf"^\s*(?:.. function:: )?{name}\((.*?)\)", getattr(torch, name).__doc__,
+                       re.M)
+    best = []
+    for form in forms:
+        names = []
+        for part in form.split(","):
+            part = part.strip()
+            if part.startswith("*"):
+                break
+            names.append(re.split(r"[:=]", part)[0].strip())
+        best = max(best, names, key=len)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_positional_parameters_are_pytorchs(name):
+    import inspect
+
+    sig = inspect.signature(EXPORTS[name])
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    mine = [p.name for p in sig.parameters.values() if p.kind in kinds]
+    assert mine == _torch_positional(name), (mine, _torch_positional(name))
