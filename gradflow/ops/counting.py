@@ -260,8 +260,8 @@ def _linspace(xp, lo: float, hi: float, n: int, dtype):
 
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:  # noqa: A002
     """How often each value 0..max occurs in the 1-d non-negative integer input (at least
-    ``minlength`` bins); with ``weights`` the sum of their weights (float64, or the weights'
-    float32: float32)."""
+    ``minlength`` bins); with ``weights`` the sum of their weights (float64; float32 weights
+    give float32)."""
     op = "bincount"
     tensor_arg(input, op)
     xp, b = input._backend.xp, input._backend
