@@ -146,11 +146,9 @@ def repeat_interleave(input: Tensor, repeats=None, dim=None, *,  # noqa: A002
         if repeats.ndim > 1:
             raise RuntimeError(f"repeat_interleave: repeats must be a 0-dim or 1-dim tensor, "
                                f"got shape {repeats.shape}")
-        counts = backend.asarray(repeats.array) if repeats._backend is not backend \
-            else repeats.array
-        counts = counts.reshape(-1)
+        counts = repeats.array.reshape(-1)
         if counts.shape[0] == 1:
-            counts = xp.broadcast_to(counts, (n,))
+            counts = counts.repeat(n)
         if counts.shape[0] != n:
             raise RuntimeError(f"repeat_interleave: repeats must have the same size as input "
                                f"along dim {d}, but got repeats.size(0) = {counts.shape[0]} "
@@ -162,8 +160,10 @@ def repeat_interleave(input: Tensor, repeats=None, dim=None, *,  # noqa: A002
         r = _int(repeats, "repeat_interleave", "repeats")
         if r < 0:
             raise RuntimeError(f"repeat_interleave: repeats must be non-negative, got {r}")
-        counts = xp.full((n,), r, dtype="int64")
-    idx = xp.repeat(xp.arange(n, dtype="int64"), counts)
+        counts = r
+    if not isinstance(counts, int):  # host ints: the output's size depends on them, and
+        counts = [int(c) for c in counts.tolist()]  # CuPy's repeat takes a list, not an array
+    idx = xp.repeat(xp.arange(n, dtype="int64"), counts) if n else xp.zeros(0, dtype="int64")
     if output_size is not None and int(output_size) != idx.shape[0]:
         raise RuntimeError(f"repeat_interleave: invalid output_size, expected {idx.shape[0]} "
                            f"but got {output_size}")
