@@ -25,25 +25,14 @@ import math
 from collections.abc import Sequence
 
 import gradflow as gf
-from gradflow.viz import FORMATS, draw_graph, watch
-
-W = (2.0, -3.0, -3.0)
-X = (-1.0, -2.0)
+from gradflow.demos import W, X, sigmoid_neuron
+from gradflow.viz import FORMATS, draw_graph
 
 
 def neuron(w: Sequence[float], x: Sequence[float]) -> dict[str, gf.Tensor]:
-    """Build f with the lecture's gates; returns every named node (leaves first, f last)."""
-    w0, w1, w2 = (gf.tensor(v, dtype="float64", requires_grad=True) for v in w)
-    x0, x1 = (gf.tensor(v, dtype="float64", requires_grad=True) for v in x)
-    nodes = {"w0": w0, "x0": x0, "w1": w1, "x1": x1, "w2": w2}
-    nodes["w0*x0"] = w0 * x0
-    nodes["w1*x1"] = w1 * x1
-    nodes["z"] = nodes["w0*x0"] + nodes["w1*x1"] + w2
-    nodes["-z"] = nodes["z"] * -1.0
-    nodes["exp(-z)"] = gf.exp(nodes["-z"])
-    nodes["1+exp(-z)"] = 1.0 + nodes["exp(-z)"]
-    nodes["f"] = 1.0 / nodes["1+exp(-z)"]
-    return watch(nodes)  # names for the drawing; keeps the gradients of intermediate nodes
+    """f with the lecture's gates (gradflow's own neuron, :func:`gradflow.demos.sigmoid_neuron`):
+    every named node, leaves first, f last, watched for the drawing."""
+    return sigmoid_neuron(w, x, decomposed=True)
 
 
 def backward_table(nodes: dict[str, gf.Tensor]) -> None:

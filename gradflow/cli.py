@@ -1,10 +1,14 @@
-"""The ``gradflow`` command line (also ``python -m gradflow``).
+"""The ``gradflow`` command line (also ``python -m gradflow``): it parses and wires; the work is
+done by the library (:mod:`gradflow.train.recipe`, :mod:`gradflow.train.compare`,
+:mod:`gradflow.demos`, :mod:`gradflow.bench`).
 
     gradflow train                      # an MLP on the 8x8 digits, on the CPU, in seconds
     gradflow train --model cnn          # a small CNN on the digits as (N, 1, 8, 8) images
     gradflow train --dataset mnist-idx --mnist-images train-images-idx3-ubyte.gz \\
         --mnist-labels train-labels-idx1-ubyte.gz --hidden 256,128 --device auto
     gradflow train --resume runs/latest --epochs 30   # continue a run to 30 epochs in all
+    gradflow train --logger wandb,dvclive             # also csv, tensorboard, mlflow
+    gradflow plot runs/full runs/mini runs/sgd --out cmp.png   # compare runs' curves
     gradflow info                       # versions, backends, devices
     gradflow graph-demo --out neuron.svg
     gradflow bench lr --steps 200       # also: bench throughput, bench convergence
@@ -19,66 +23,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import importlib
-import json
 import math
 import os
 import platform
 import re
 import shutil
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
+
+from gradflow.train.recipe import (  # noqa: F401 - the command's tables, re-exported
+    CNN_DEFAULTS,
+    DATASETS,
+    DEFAULT_CHANNELS,
+    DEFAULT_LR,
+    IMAGE_DATASETS,
+    LOGGERS,
+    MODELS,
+    OPTIMIZERS,
+    RESUME_LATEST,
+    SCHEDULERS,
+    TRAIN_DEFAULTS,
+    OptionError,
+    RecipeError,
+)
 
 __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
 BENCHMARKS = ("lr", "throughput", "convergence", "conv")
-DATASETS = ("digits", "two-gaussians", "mnist-idx")
-MODELS = ("mlp", "cnn")
-#: Datasets whose examples are square images (what ``--model cnn`` needs).
-IMAGE_DATASETS = ("digits", "mnist-idx")
-#: Channels of the CNN's stages when ``--channels`` is not given.
-DEFAULT_CHANNELS = "16,32"
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
-SCHEDULERS = ("none", "cosine", "step")
-#: Learning rate used when ``--lr`` is not given.
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 3e-3, "adamw": 3e-3, "rmsprop": 1e-3}
-#: ``DEFAULT_LR`` is multiplied by this for a dataset (a 2-input linear model takes big steps).
-DEFAULT_LR_SCALE = {"two-gaussians": 10.0}
-#: Hidden layers used when ``--hidden`` is not given ("" is a single linear layer).
-DEFAULT_HIDDEN = {"digits": "128", "two-gaussians": "", "mnist-idx": "128"}
-
-#: Defaults that differ for ``--model cnn`` (where not given): conv-BN-ReLU-MaxPool stages,
-#: the recipe measured to reach 98.9 %
-#: mean test accuracy on digits over 5 splits (without dropout the CNN overfits).
-CNN_DEFAULTS: dict[str, Any] = {"norm": "batch", "dropout": 0.3, "epochs": 30,
-                                 "scheduler": "cosine"}
-
-#: Every ``gradflow train`` option and its default (``None``: resolved from other options).
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "dataset": "digits", "mnist_images": None, "mnist_labels": None,
-    "mnist_test_images": None, "mnist_test_labels": None, "n_samples": 200,
-    "test_split": 0.2, "val_split": 0.1,
-    "model": "mlp", "hidden": None, "channels": None, "activation": "relu", "norm": "none",
-    "dropout": 0.0, "init": "default",
-    "optimizer": "adam", "lr": None, "momentum": 0.9, "weight_decay": None, "l2": 0.0,
-    "clip": None, "clip_adaptive": None, "scheduler": "none",
-    "batch_size": 32, "epochs": 20, "device": "cpu", "augment": False,
-    "early_stopping": None, "seed": 0,
-    "out": None, "resume": None, "no_progress": False, "tensorboard": False, "mlflow": False,
-}
-#: Options of one invocation, never taken from a resumed run's config.json.
-_NOT_RESUMED = ("out", "resume", "no_progress", "tensorboard", "mlflow")
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit status 1."""
-
-
-class UsageError(CLIError):
-    """A bad command line: printed as one line, exit status 2."""
+#: A user error (exit status 1) and a bad command line (exit status 2).
+CLIError, UsageError = RecipeError, OptionError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,8 +62,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
-
-# --- option value types -----------------------------------------------------------------------
 def _number(kind: Callable[[str], Any], low: float, high: float = math.inf, *,
             low_open: bool = False, high_open: bool = False) -> Callable[[str], Any]:
     """An argparse ``type`` that parses ``kind`` and checks it lies in the given interval."""
@@ -110,13 +83,11 @@ def _number(kind: Callable[[str], Any], low: float, high: float = math.inf, *,
     parse.__name__ = kind.__name__
     return parse
 
-
 def _batch_size(text: str) -> int | str:
     """``full`` (one batch per epoch), ``1`` (stochastic) or a minibatch size."""
     if text.strip().lower() == "full":
         return "full"
     return _number(int, 1)(text)
-
 
 def _device(text: str) -> str:
     dev = text.strip().lower()
@@ -124,22 +95,19 @@ def _device(text: str) -> str:
         return dev
     raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:N or auto")
 
-
 def _path(text: str) -> str:
     """A file or folder name: not empty."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path; give a file or folder name")
     return text
 
-
-class _Latest:
-    """``--resume`` without PATH (not a str, so argparse does not run ``_path`` on it)."""
-
-    def __repr__(self) -> str:
-        return "<the latest run>"
-
-
-RESUME_LATEST = _Latest()
+def _loggers(text: str) -> str:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in LOGGERS:
+            raise argparse.ArgumentTypeError(f"unknown logger {name!r}; choose from "
+                                             f"{', '.join(LOGGERS)}")
+    return ",".join(names)
 
 
 def _channels(text: str) -> str:
@@ -154,7 +122,6 @@ def _channels(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: the CNN needs at least one stage, e.g. 16,32")
     return ",".join(str(s) for s in sizes)
 
-
 def _hidden(text: str) -> str:
     from gradflow.models import parse_hidden
 
@@ -163,14 +130,14 @@ def _hidden(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
-
 _POSITIVE = _number(float, 0.0, low_open=True)
+
 _NON_NEGATIVE = _number(float, 0.0)
+
 _FRACTION = _number(float, 0.0, 1.0, high_open=True)
+
 _OPEN_FRACTION = _number(float, 0.0, 1.0, low_open=True, high_open=True)
 
-
-# --- the parser -------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``gradflow`` parser with its subcommands (each sets ``handler``)."""
     parser = _Parser(prog="gradflow", allow_abbrev=False,
@@ -187,17 +154,37 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Print gradflow's, Python's, NumPy's and CuPy's versions, "
                                       "the backends and devices found, and the default dtype.")
     info.set_defaults(handler=cmd_info)
-    demo = sub.add_parser("graph-demo", add_help=False, allow_abbrev=False,
-                          help="draw the lecture's sigmoid-neuron graph "
-                               "(gradflow graph-demo --help for options)")
+    demo = sub.add_parser("graph-demo", allow_abbrev=False,
+                          help="draw the lecture's sigmoid-neuron graph",
+                          description="Draw the computational graph of the lecture's sigmoid "
+                                      "neuron f(w, x) = sigmoid(w0*x0 + w1*x1 + w2) with its "
+                                      "values and gradients.")
+    demo.add_argument("--out", metavar="PATH", default=None,
+                      help="where to write the drawing (default: sigmoid_neuron.<format>)")
+    demo.add_argument("--format", choices=("svg", "png", "dot"), default=None,
+                      help="svg, png or dot (default: from --out's suffix, else svg)")
+    demo.add_argument("--decomposed", action="store_true",
+                      help="draw sigmoid as the lecture's gates: 1 / (1 + exp(-1 * z))")
     demo.set_defaults(handler=cmd_graph_demo)
+    plot = sub.add_parser("plot", allow_abbrev=False,
+                          help="compare the loss and accuracy curves of training runs",
+                          description="Draw the loss and accuracy curves of several gradflow "
+                                      "train runs on shared axes, vs epoch, step and wall "
+                                      "time, each labelled by the options that differ between "
+                                      "them (e.g. batch size).")
+    plot.add_argument("runs", nargs="+", type=_path, metavar="RUN_DIR",
+                      help="run folders (each with metrics.csv, and config.json for labels)")
+    plot.add_argument("--out", type=_path, default="compare.png", metavar="PATH",
+                      help="the PNG to write (default: compare.png)")
+    plot.add_argument("--label", action="append", metavar="TEXT",
+                      help="a run's label, once per run in order (default: from the configs)")
+    plot.set_defaults(handler=cmd_plot)
     bench = sub.add_parser("bench", add_help=False, allow_abbrev=False,
                            help=f"run an experiment: {', '.join(BENCHMARKS)} "
                                 "(gradflow bench NAME --help for options)")
     bench.add_argument("name", nargs="?", metavar="NAME", help=" | ".join(BENCHMARKS))
     bench.set_defaults(handler=cmd_bench)
     return parser
-
 
 def _add_train(sub: Any) -> None:
     d = TRAIN_DEFAULTS
@@ -302,12 +289,15 @@ def _add_train(sub: Any) -> None:
                           "runs/latest); the run's config.json supplies the options not given")
     run.add_argument("--no-progress", action="store_true", default=None,
                      help="no progress bar")
+    run.add_argument("--logger", type=_loggers, metavar="NAMES",
+                     help="comma-separated trackers: csv (always: OUT/metrics.csv), tensorboard "
+                          "(OUT/tensorboard), mlflow (OUT/mlflow), wandb (OUT/wandb, offline "
+                          "unless you have a W&B account configured), dvclive (OUT/dvclive)")
     run.add_argument("--tensorboard", action="store_true", default=None,
-                     help="log to OUT/tensorboard (needs tensorboardX)")
+                     help="same as --logger tensorboard")
     run.add_argument("--mlflow", action="store_true", default=None,
-                     help="log to MLflow (sqlite store in OUT/mlflow; needs mlflow)")
+                     help="same as --logger mlflow")
     p.set_defaults(handler=cmd_train)
-
 
 def _choice(kind: str, table: str) -> Callable[[str], str]:
     """An argparse ``type`` checking a name against a table of :mod:`gradflow.models`."""
@@ -323,8 +313,6 @@ def _choice(kind: str, table: str) -> Callable[[str], str]:
     parse.__name__ = kind
     return parse
 
-
-# --- main -------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``gradflow`` command line on ``argv`` (default ``sys.argv[1:]``); return the exit
     status (never raises, except with ``--debug``)."""
@@ -332,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv[:1] or os.environ.get("GRADFLOW_DEBUG", "") not in ("", "0")
     try:
         args, rest = build_parser().parse_known_args(argv)
-        if rest and args.command not in ("graph-demo", "bench"):
+        if rest and args.command != "bench":
             raise UsageError(f"gradflow {args.command}: error: unrecognized arguments: "
                              f"{' '.join(rest)} (see 'gradflow {args.command} --help')")
         args.argv = argv
@@ -354,13 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gradflow: error: {_describe(exc)}", file=sys.stderr)
         return 1
 
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
-
 _EXPECTED = (CLIError, ValueError, RuntimeError, OSError, ImportError)
-
 
 def _describe(exc: Exception) -> str:
     """The error as one line; unexpected kinds keep their type name and point to --debug."""
@@ -371,8 +356,6 @@ def _describe(exc: Exception) -> str:
         return text
     return f"{type(exc).__name__}: {text} (rerun with 'gradflow --debug ...' for the traceback)"
 
-
-# --- info ---------------------------------------------------------------------------------------
 def cmd_info(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow info``."""
     import numpy as np
@@ -394,15 +377,15 @@ def cmd_info(args: argparse.Namespace, rest: Sequence[str]) -> int:
         rows.append(("backend cuda", f"unavailable: {gf.cuda.unavailable_reason()}"))
     rows.append(("device 'auto'", "cuda:0" if gf.cuda.is_available() else "cpu"))
     for name, use in (("scikit-learn", "digits"), ("matplotlib", "curves.png"),
-                      ("tqdm", "progress bars"), ("tensorboardX", "--tensorboard"),
-                      ("mlflow", "--mlflow"), ("graphviz", "graph drawing")):
+                      ("tqdm", "progress bars"), ("tensorboardX", "--logger tensorboard"),
+                      ("mlflow", "--logger mlflow"), ("wandb", "--logger wandb"),
+                      ("dvclive", "--logger dvclive"), ("graphviz", "graph drawing")):
         rows.append((name, f"{_version(name) or 'not installed'} ({use})"))
     rows.append(("dot (Graphviz)", shutil.which("dot") or "not found (SVG/PNG graphs)"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
-
 
 def _version(dist: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
@@ -414,7 +397,6 @@ def _version(dist: str) -> str | None:
         except PackageNotFoundError:
             continue
     return None
-
 
 def _cuda_device_names() -> list[str]:
     """``"<name>, <memory> GiB"`` per CUDA device (``"?"`` where CuPy cannot say)."""
@@ -430,23 +412,57 @@ def _cuda_device_names() -> list[str]:
             names.append(f"? ({type(exc).__name__}: {exc})")
     return names
 
+# --- train, plot, graph-demo ---------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    """``gradflow train``: :func:`gradflow.train.recipe.run` on the resolved options."""
+    from gradflow.train import recipe
 
-# --- delegated commands -------------------------------------------------------------------------
+    given = {k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None}
+    opts, checkpoint = recipe.resolve_train_options(given)
+    return recipe.run(opts, checkpoint, argv=args.argv)
+
+
+def cmd_plot(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    """``gradflow plot RUN_DIR... --out PATH``: :func:`gradflow.train.compare.plot_runs`."""
+    from gradflow.train.compare import plot_runs
+
+    if args.label is not None and len(args.label) != len(args.runs):
+        raise UsageError(f"gradflow plot: error: {len(args.label)} --label for "
+                         f"{len(args.runs)} runs; give one per run or none")
+    labels = plot_runs(args.runs, args.out, labels=args.label)
+    for run, label in zip(args.runs, labels, strict=True):
+        print(f"{label}: {run}")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_graph_demo(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    """``gradflow graph-demo [--out PATH] [--format svg|png|dot]``: see gradflow.viz."""
-    from gradflow.viz import graph_demo_main
+    """``gradflow graph-demo``: the lecture's sigmoid neuron (:mod:`gradflow.demos`), its
+    output and gradients printed, its graph drawn."""
+    from gradflow.demos import sigmoid_neuron
+    from gradflow.viz import draw_graph, resolve_format
 
-    with _one_line_usage_errors():
-        return graph_demo_main(list(rest))
+    fmt = resolve_format(args.format, args.out)
+    out = args.out if args.out is not None else f"sigmoid_neuron.{fmt}"
+    nodes = sigmoid_neuron(decomposed=args.decomposed)
+    nodes["f"].backward()
+    grads = {n: nodes[n].grad.item() for n in ("w0", "w1", "w2", "x0", "x1")}
+    print("f(w, x) = sigmoid(w0*x0 + w1*x1 + w2) at w = (2, -3, -3), x = (-1, -2)")
+    print(f"f = {nodes['f'].item():.2f}")
+    for names in (("w0", "w1", "w2"), ("x0", "x1")):
+        print("  ".join(f"df/d{n} = {grads[n]:.2f}" for n in names))
+    draw_graph(nodes["f"], fmt, out, params=nodes, precision=2)
+    print(f"graph ({fmt}) written to {out}")
+    return 0
 
 
+# --- bench ----------------------------------------------------------------------------------------
 _BENCH_USAGE = (
     f"usage: gradflow bench {{{','.join(BENCHMARKS)}}} [args...]\n"
     "  lr           learning rate vs the Hessian's top eigenvalue (lecture 003)\n"
     "  throughput   training speed of gradflow beside NumPy, PyTorch and JAX\n"
     "  convergence  batch vs minibatch vs stochastic gradient descent\n"
     "'gradflow bench NAME --help' lists each one's options.")
-
 
 def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow bench NAME [args...]``: ``gradflow.bench.NAME.main(args)``."""
@@ -468,10 +484,9 @@ def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> int:
     with _one_line_usage_errors():
         return module.main(list(rest))
 
-
 @contextlib.contextmanager
 def _one_line_usage_errors():
-    """Make the argparse parsers of a delegated command (graph-demo, bench) report a bad
+    """Make the argparse parsers of a delegated command (bench) report a bad
     command line as one line and exit status 2, as ``gradflow``'s own parser does."""
     original = argparse.ArgumentParser.error
 
@@ -483,603 +498,3 @@ def _one_line_usage_errors():
         yield
     finally:
         argparse.ArgumentParser.error = original
-
-
-# --- train: options -----------------------------------------------------------------------------
-def resolve_train_options(given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """(every option resolved, the checkpoint to resume from or None).
-
-    Precedence: options given on the command line, then (with ``--resume``) the resumed run's
-    config.json, then :data:`TRAIN_DEFAULTS`; then the dataset- and optimizer-dependent
-    defaults are filled in and the combination is checked.
-    """
-    given = {k: ("" if v is RESUME_LATEST else v) for k, v in given.items()}
-    opts = dict(TRAIN_DEFAULTS)
-    checkpoint = None
-    if "resume" in given:
-        checkpoint, saved = _resume_source(given["resume"], given.get("out"))
-        opts.update({k: v for k, v in saved.items()
-                     if k in TRAIN_DEFAULTS and k not in _NOT_RESUMED})
-        if given.get("out") is None:
-            opts["out"] = _short_path(os.path.dirname(checkpoint))
-    opts.update(given)
-    cnn = opts["model"] == "cnn"
-    if cnn and "resume" not in given:
-        opts.update({k: v for k, v in CNN_DEFAULTS.items() if k not in given})
-    if opts["hidden"] is None and not cnn:
-        opts["hidden"] = DEFAULT_HIDDEN[opts["dataset"]]
-    if opts["channels"] is None and cnn:
-        opts["channels"] = DEFAULT_CHANNELS
-    if opts["lr"] is None:
-        opts["lr"] = DEFAULT_LR[opts["optimizer"]] * DEFAULT_LR_SCALE.get(opts["dataset"], 1.0)
-    if opts["weight_decay"] is None:
-        opts["weight_decay"] = 0.01 if opts["optimizer"] == "adamw" else 0.0
-    _check_dependencies(given, opts)
-    _check_train_options(opts)
-    return opts, checkpoint
-
-
-def _short_path(path: str) -> str:
-    """``path`` relative to the working directory when it lies inside it."""
-    rel = os.path.relpath(path)
-    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
-
-
-def _resume_source(path: str, out: str | None) -> tuple[str, dict[str, Any]]:
-    """(the checkpoint file, the options in its run's config.json, or {} if it has none)."""
-    from gradflow.train import find_checkpoint, load_checkpoint
-
-    where = path or out or os.path.join("runs", "latest")
-    if not os.path.exists(where):
-        raise CLIError(f"--resume: no checkpoint file or run folder at {where!r}")
-    file = os.path.realpath(find_checkpoint(os.path.realpath(where)))
-    load_checkpoint(file)  # not a training checkpoint: fail before anything is written
-    config = os.path.join(os.path.dirname(file), "config.json")
-    if not os.path.isfile(config):
-        return file, {}
-    try:
-        with open(config) as f:
-            saved = json.load(f).get("options", {})
-    except (OSError, ValueError, AttributeError) as exc:
-        raise CLIError(f"--resume: cannot read {config!r}: {exc}") from None
-    return file, saved if isinstance(saved, dict) else {}
-
-
-def _check_train_options(opts: dict[str, Any]) -> None:
-    from gradflow.models import CNN_NORMS
-
-    if opts["model"] == "cnn":
-        if opts["dataset"] not in IMAGE_DATASETS:
-            raise UsageError(f"gradflow train: error: --model cnn needs image data: --dataset "
-                             f"{' or '.join(IMAGE_DATASETS)} (this run uses --dataset "
-                             f"{opts['dataset']}; use --model mlp for it)")
-        if opts["norm"] not in CNN_NORMS:
-            raise UsageError(f"gradflow train: error: --norm {opts['norm']} does not apply to "
-                             f"--model cnn; choose one of {', '.join(CNN_NORMS)}")
-    if opts["dataset"] == "mnist-idx":
-        for key in ("mnist_images", "mnist_labels"):
-            if not opts[key]:
-                raise UsageError(f"gradflow train: error: --dataset mnist-idx needs "
-                                 f"--{key.replace('_', '-')} PATH")
-        if bool(opts["mnist_test_images"]) != bool(opts["mnist_test_labels"]):
-            raise UsageError("gradflow train: error: give both --mnist-test-images and "
-                             "--mnist-test-labels, or neither")
-    if opts["augment"] and opts["dataset"] == "two-gaussians":
-        raise UsageError("gradflow train: error: --augment shifts images; two-gaussians is not "
-                         "image data")
-    if opts["clip"] is not None and opts["clip_adaptive"] is not None:
-        raise UsageError("gradflow train: error: pass --clip or --clip-adaptive, not both")
-    if opts["early_stopping"] is not None and not opts["val_split"]:
-        raise UsageError("gradflow train: error: --early-stopping watches the validation loss: "
-                         "it needs --val-split > 0")
-    for key in ("mnist_images", "mnist_labels", "mnist_test_images", "mnist_test_labels"):
-        path = opts[key]  # after the usage checks: a missing file is a runtime error
-        if opts["dataset"] == "mnist-idx" and path and not os.path.isfile(path):
-            raise CLIError(f"--{key.replace('_', '-')}: no such file: {path}")
-
-
-def _applies(given: dict[str, Any], opts: dict[str, Any]) -> dict[str, tuple[bool, str]]:
-    """Options that only apply with another: ``{option: (applies, what it needs and why not)}``."""
-    from gradflow.models import parse_hidden
-
-    mnist, dataset = opts["dataset"] == "mnist-idx", opts["dataset"]
-    cnn = opts["model"] == "cnn"
-    hidden = cnn or bool(parse_hidden(opts["hidden"]))
-    linear = "--hidden none gives a linear model" if "hidden" in given else \
-        f"the {dataset} model is linear (add --hidden SIZES)"
-    needs_mlp = (not cnn, "--model mlp (this run uses --model cnn)")
-    needs_mnist = (mnist, f"--dataset mnist-idx (this run uses --dataset {dataset})")
-    return {
-        "mnist_images": needs_mnist, "mnist_labels": needs_mnist,
-        "mnist_test_images": needs_mnist, "mnist_test_labels": needs_mnist,
-        "n_samples": (dataset == "two-gaussians",
-                      f"--dataset two-gaussians (this run uses --dataset {dataset})"),
-        "momentum": (opts["optimizer"] == "momentum",
-                     f"--optimizer momentum (this run uses --optimizer {opts['optimizer']})"),
-        "test_split": (not (mnist and opts["mnist_test_images"]),
-                       "a held-out test set; --mnist-test-images gives the test set"),
-        "hidden": needs_mlp,
-        "init": needs_mlp,
-        "activation": needs_mlp if cnn else (hidden, f"hidden layers; {linear}"),
-        "channels": (cnn, f"--model cnn (this run uses --model {opts['model']})"),
-        "norm": (hidden, f"hidden layers; {linear}"),
-        "dropout": (hidden, f"hidden layers; {linear}"),
-    }
-
-
-def _check_dependencies(given: dict[str, Any], opts: dict[str, Any]) -> None:
-    """An option given on the command line that has no effect in this run is an error."""
-    for key, (applies, needs) in _applies(given, opts).items():
-        if key in given and not applies:
-            raise UsageError(f"gradflow train: error: --{key.replace('_', '-')} applies only "
-                             f"with {needs}")
-
-
-def resolve_device(name: str) -> str:
-    """The device string to train on; a CLIError saying why when CUDA is asked for and absent."""
-    import gradflow as gf
-
-    if name == "auto":
-        return "cuda:0" if gf.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not gf.cuda.is_available():
-            raise CLIError(f"--device {name}: CUDA is not available: "
-                           f"{gf.cuda.unavailable_reason()}. Use --device cpu or auto.")
-        index = int(name.partition(":")[2] or 0)
-        if index >= gf.cuda.device_count():
-            raise CLIError(f"--device {name}: only {gf.cuda.device_count()} CUDA device(s)")
-        return f"cuda:{index}"
-    return "cpu"
-
-
-def _default_out() -> str:
-    """A fresh ``runs/<timestamp>`` folder (``-2``, ``-3``... if taken)."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out, k = os.path.join("runs", stamp), 1
-    while os.path.exists(out):
-        k += 1
-        out = os.path.join("runs", f"{stamp}-{k}")
-    return out
-
-
-def _link_latest(out: str) -> None:
-    """Point ``runs/latest`` at ``out`` (best effort: skipped where symlinks fail)."""
-    latest = os.path.join(os.path.dirname(out), "latest")
-    if os.path.exists(latest) and not os.path.islink(latest):
-        return
-    tmp = f"{latest}.{os.getpid()}.tmp"
-    try:
-        os.symlink(os.path.basename(out), tmp)
-        os.replace(tmp, latest)
-    except OSError:
-        if os.path.islink(tmp):
-            os.unlink(tmp)
-
-
-# --- train: data, model, optimizer --------------------------------------------------------------
-class _Data:
-    """The train/val/test split of one dataset and what the model needs to know about it."""
-
-    def __init__(self, train: Any, val: Any, test: Any, in_features: int, n_classes: int,
-                 image_shape: tuple[int, int] | None):
-        self.train, self.val, self.test = train, val, test
-        self.in_features, self.n_classes, self.image_shape = in_features, n_classes, image_shape
-
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "val": 0 if self.val is None else len(self.val),
-                "test": len(self.test)}
-
-
-def load_data(opts: dict[str, Any]) -> _Data:
-    """The dataset ``opts`` names, split into train, validation and test sets."""
-    rest, test, image_shape = _load_split(opts)
-    train, val = _split(rest, opts["val_split"], opts["seed"]) if opts["val_split"] \
-        else (rest, None)
-    in_features, test_features = math.prod(train[0][0].shape), math.prod(test[0][0].shape)
-    if test_features != in_features:
-        raise CLIError(f"the test images have {test_features} pixels but the training images "
-                       f"{in_features}")
-    n_classes = {"digits": 10, "two-gaussians": 2}.get(opts["dataset"])
-    if n_classes is None:
-        n_classes = int(max(_labels(rest).max(), _labels(test).max())) + 1
-    return _Data(train, val, test, in_features, n_classes, image_shape)
-
-
-def _load_split(opts: dict[str, Any]) -> tuple[Any, Any, tuple[int, int] | None]:
-    """(train and validation examples, test examples, the image shape or None); with
-    ``--model cnn`` the features are ``(N, 1, H, W)`` images, else flat rows."""
-    from gradflow.data import datasets
-
-    name, seed = opts["dataset"], opts["seed"]
-    images = opts["model"] == "cnn"
-    if name == "digits":
-        rest, test = datasets.load_digits(test_size=opts["test_split"], seed=seed)
-        if images:
-            rest, test = _as_images(rest, (8, 8)), _as_images(test, (8, 8))
-        return rest, test, (8, 8)
-    if name == "two-gaussians":
-        full = datasets.two_gaussians(n=opts["n_samples"], seed=seed, targets="index")
-        return (*_split(full, opts["test_split"], seed), None)
-    full = datasets.load_mnist_idx(opts["mnist_images"], opts["mnist_labels"])
-    pixels = full.arrays[0].shape[1]
-    side = math.isqrt(pixels)
-    shape = (side, side) if side * side == pixels else None
-    if images and shape is None:
-        raise CLIError(f"--model cnn: the mnist-idx examples have {pixels} pixels, not a square "
-                       "image; use --model mlp")
-    if images:
-        full = _as_images(full, shape)
-    if opts["mnist_test_images"]:
-        test = datasets.load_mnist_idx(opts["mnist_test_images"], opts["mnist_test_labels"])
-        if images and test.arrays[0].shape[1] == pixels:  # else load_data names the mismatch
-            test = _as_images(test, shape)
-        return full, test, shape
-    return (*_split(full, opts["test_split"], seed), shape)
-
-
-def _as_images(dataset: Any, shape: tuple[int, int]) -> Any:
-    """``dataset`` (a TensorDataset of flat rows) with its features as ``(N, 1, H, W)``."""
-    from gradflow.data import TensorDataset
-
-    x, *rest = dataset.arrays
-    return TensorDataset(x.reshape(x.shape[0], 1, *shape), *rest)
-
-
-class _OnChannels:
-    """Apply a transform of ``(N, H, W)`` batches to single-channel ``(N, 1, H, W)`` ones."""
-
-    def __init__(self, transform: Any):
-        self.transform = transform
-
-    def __call__(self, x: Any, rng: Any) -> Any:
-        return self.transform(x.reshape(x.shape[0], *x.shape[2:]), rng).reshape(x.shape)
-
-    def __repr__(self) -> str:
-        return f"OnChannels({self.transform!r})"
-
-
-def _split(dataset: Any, share: float, seed: int) -> tuple[Any, Any]:
-    """(the rest, a random ``share`` of ``dataset``) as Subsets; at least one example each."""
-    from gradflow.data import random_split
-
-    n = len(dataset)
-    k = min(max(1, round(share * n)), n - 1) if n > 1 else 0
-    if k == 0:
-        raise CLIError(f"the dataset has {n} example(s): too few to split")
-    rest, part = random_split(dataset, [n - k, k], seed=seed)
-    return rest, part
-
-
-def _labels(dataset: Any) -> Any:
-    import numpy as np
-
-    base, index = dataset, None
-    while hasattr(base, "indices"):
-        index = base.indices if index is None else base.indices[index]
-        base = base.dataset
-    labels = np.asarray(base.arrays[-1])
-    return labels if index is None else labels[index]
-
-
-def build_model(opts: dict[str, Any], data: _Data) -> Any:
-    from gradflow.models import cnn, mlp, parse_hidden
-
-    if opts["model"] == "cnn":
-        channels = parse_hidden(opts["channels"])
-        return cnn((1, *data.image_shape), data.n_classes, channels=channels,
-                   norm=opts["norm"], dropout=opts["dropout"])
-    return mlp(data.in_features, parse_hidden(opts["hidden"]), data.n_classes,
-               activation=opts["activation"], norm=opts["norm"], dropout=opts["dropout"],
-               init=opts["init"])
-
-
-def build_optimizer(opts: dict[str, Any], params: Any) -> Any:
-    from gradflow import optim
-
-    name, lr, wd = opts["optimizer"], opts["lr"], opts["weight_decay"]
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=wd)
-    if name == "momentum":
-        return optim.SGD(params, lr=lr, momentum=opts["momentum"], weight_decay=wd)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd)
-    return optim.RMSprop(params, lr=lr, weight_decay=wd)
-
-
-def build_scheduler(opts: dict[str, Any], optimizer: Any) -> Any:
-    from gradflow.optim import lr_scheduler
-
-    if opts["scheduler"] == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opts["epochs"])
-    if opts["scheduler"] == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, opts["epochs"] // 3), gamma=0.1)
-    return None
-
-
-def build_loaders(opts: dict[str, Any], data: _Data, device: str) -> tuple[Any, Any, Any]:
-    from gradflow.data import DataLoader, transforms
-
-    transform = None
-    if opts["augment"]:
-        if data.image_shape is None:
-            raise CLIError(f"--augment: {opts['dataset']} rows are not square images")
-        transform = transforms.Compose([
-            transforms.RandomShift(1, image_shape=data.image_shape),
-            transforms.GaussianNoise(0.05, clip=(0.0, 1.0))])
-        if opts["model"] == "cnn":
-            transform = _OnChannels(transform)
-    # "full": one batch of the whole training set (DataLoader's batch_size=None is PyTorch's
-    # unbatched mode, one example at a time)
-    bs = len(data.train) if opts["batch_size"] == "full" else opts["batch_size"]
-    train = DataLoader(data.train, batch_size=bs, shuffle=True, seed=opts["seed"],
-                       device=device, transform=transform)
-
-    def evaluation(ds: Any) -> Any:
-        return None if ds is None else DataLoader(ds, batch_size=1024, device=device)
-
-    return train, evaluation(data.val), evaluation(data.test)
-
-
-# --- train: running and reporting ---------------------------------------------------------------
-def _loss_cell(value: float) -> str:
-    return f"{value:8.4f}" if abs(value) < 1e3 else f"{value:8.2e}"
-
-
-_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
-    ("epoch", "epoch", "{:5d}".format), ("loss", "loss", _loss_cell),
-    ("accuracy", "acc", "{:6.3f}".format), ("val_loss", "val_loss", _loss_cell),
-    ("val_accuracy", "val_acc", "{:7.3f}".format), ("lr", "lr", "{:8.2e}".format),
-    ("epoch_time", "time", "{:5.2f}s".format))
-
-
-def format_row(record: dict[str, Any]) -> str:
-    """One line of the per-epoch table (blank cells for missing values)."""
-    cells = []
-    for key, title, fmt in _COLUMNS:
-        width = max(len(title), len(fmt(1)))
-        value = record.get(key)
-        cells.append(fmt(value).rjust(width) if isinstance(value, int | float)
-                     else " " * width)
-    return "  ".join(cells)
-
-
-def format_header() -> str:
-    return "  ".join(title.rjust(max(len(title), len(fmt(1)))) for _, title, fmt in _COLUMNS)
-
-
-def _table_callback() -> Any:
-    """A Callback printing one table row per epoch (after a resume, the restored rows first)."""
-    from gradflow.train import Callback
-
-    class EpochTable(Callback):
-        def __init__(self) -> None:
-            self.new_epochs = 0
-
-        def on_train_begin(self, trainer: Any) -> None:
-            print(format_header(), flush=True)
-            for record in trainer.history.records:
-                print(format_row(record), flush=True)
-
-        def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-            self.new_epochs += 1
-            print(format_row(logs), flush=True)
-
-    return EpochTable()
-
-
-def build_callbacks(opts: dict[str, Any], out: str) -> tuple[list[Any], Any]:
-    """(the callbacks of a run, the table printer among them)."""
-    import importlib.util
-
-    from gradflow import train
-
-    callbacks: list[Any] = []
-    if not opts["no_progress"] and importlib.util.find_spec("tqdm") is not None:
-        callbacks.append(train.ProgressBar(leave=False))
-    table = _table_callback()
-    callbacks.append(table)
-    if opts["early_stopping"] is not None:
-        callbacks.append(train.EarlyStopping(patience=opts["early_stopping"]))
-    callbacks.append(train.CSVLogger(os.path.join(out, "metrics.csv")))
-    if opts["tensorboard"]:
-        callbacks.append(train.TensorBoardLogger(os.path.join(out, "tensorboard")))
-    if opts["mlflow"]:
-        params = {k: v for k, v in opts.items() if v is not None and k not in _NOT_RESUMED}
-        callbacks.append(train.MLflowLogger(logdir=os.path.join(out, "mlflow"),
-                                            run_name=os.path.basename(os.path.abspath(out)),
-                                            params=params))
-    callbacks.append(train.ModelCheckpoint(out, every=1, keep_last=3))
-    return callbacks, table
-
-
-def evaluate(model: Any, loader: Any) -> tuple[float, float, int]:
-    """(mean cross-entropy, accuracy, examples) of ``model`` in eval mode on ``loader``."""
-    import gradflow as gf
-    import gradflow.functional as F
-
-    model.eval()
-    total_loss = 0.0
-    correct = seen = 0
-    with gf.no_grad():
-        for x, y in loader:
-            logits = model(x)
-            n = int(y.shape[0])
-            total_loss += float(F.cross_entropy(logits, y)) * n
-            correct += int((logits.argmax(axis=1) == y).sum())
-            seen += n
-    return total_loss / seen, correct / seen, seen
-
-
-def _write_json(path: str, obj: dict[str, Any]) -> None:
-    """``obj`` as indented JSON, written atomically (gradflow.io's temp file, fsync, rename)."""
-    from gradflow.io import _atomic_write
-
-    _atomic_write(path, [(json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()])
-
-
-def plot_curves(history: Any, path: str, test_accuracy: float | None = None) -> bool:
-    """Train/validation loss and accuracy per epoch, two panels, to ``path`` (False: no
-    matplotlib). Uses the Agg canvas directly, so the global matplotlib backend is untouched."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return False
-    fig = Figure(figsize=(10, 4), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = history["epoch"] if len(history) else []
-    for ax, key, title in ((ax_loss, "loss", "loss (cross-entropy)"),
-                           (ax_acc, "accuracy", "accuracy")):
-        for prefix, label in (("", "train"), ("val_", "validation")):
-            if f"{prefix}{key}" in history:
-                ax.plot(epochs, history[f"{prefix}{key}"], marker="o", markersize=3, label=label)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    if test_accuracy is not None:
-        ax_acc.axhline(test_accuracy, color="gray", linestyle="--",
-                       label=f"test {test_accuracy:.3f}")
-    for ax in (ax_loss, ax_acc):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-    fig.savefig(path)
-    return True
-
-
-def _describe_run(opts: dict[str, Any], data: _Data, model: Any, device: str) -> str:
-    """Two lines: the data split, then the model and the optimization."""
-    from gradflow.models import parse_hidden
-
-    sizes = data.sizes()
-    if opts["model"] == "cnn":
-        height, width = data.image_shape
-        kind = (f"CNN 1x{height}x{width} conv {opts['channels'].replace(',', '-')} relu "
-                f"-> {data.n_classes}")
-    else:
-        hidden = parse_hidden(opts["hidden"])
-        widths = "-".join(str(w) for w in (data.in_features, *hidden, data.n_classes))
-        kind = f"MLP {widths} {opts['activation']}" if hidden else f"linear {widths}"
-    n_params = sum(p.numel() for p in model.parameters())
-    bs = opts["batch_size"]
-    regime = "full batch" if bs == "full" else "stochastic" if bs == 1 else f"batch {bs}"
-    extras = [f"{k.replace('_', '-')} {opts[k]}" for k in
-              ("norm", "dropout", "init", "weight_decay", "l2", "clip", "clip_adaptive",
-               "scheduler", "early_stopping")
-              if opts[k] not in (None, 0, 0.0, "none", "default")]
-    extras += ["augment"] * bool(opts["augment"])
-    return (f"{opts['dataset']}: {sizes['train']} train / {sizes['val']} val / "
-            f"{sizes['test']} test examples\n"
-            f"model: {kind} ({n_params:,} parameters); {opts['optimizer']} lr {opts['lr']:g}, "
-            f"{regime}, {opts['epochs']} epochs on {device}"
-            + "".join(f", {e}" for e in extras))
-
-
-def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    """``gradflow train``: resolve the options, build data, model and optimizer, fit, report."""
-    start = time.perf_counter()
-    given = {k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None}
-    opts, checkpoint = resolve_train_options(given)
-    device = resolve_device(opts["device"])
-    data = load_data(opts)
-
-    import numpy as np
-
-    import gradflow as gf
-    from gradflow import nn
-    from gradflow.train import TrainingError, fit
-
-    gf.manual_seed(opts["seed"])
-    model = build_model(opts, data)
-    optimizer = build_optimizer(opts, model.parameters())
-    scheduler = build_scheduler(opts, optimizer)
-    train_loader, val_loader, test_loader = build_loaders(opts, data, device)
-
-    out = opts["out"] or _default_out()
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise CLIError(f"--out {out}: exists and is not a folder; choose another --out")
-    os.makedirs(out, exist_ok=True)
-    if opts["out"] is None:
-        _link_latest(out)
-    opts["out"] = out
-    if not checkpoint and _has_checkpoints(out):
-        raise CLIError(f"--out {out} already holds a training run's checkpoints: continue it "
-                       "with --resume, or choose another --out")
-    config = {"options": opts, "command": " ".join(_quote(a) for a in ["gradflow", *args.argv]),
-              "gradflow": gf.__version__, "device": device, "data": data.sizes(),
-              "model": {"layers": [repr(m) for m in model], "parameters":
-                        sum(p.numel() for p in model.parameters())},
-              "resumed_from": checkpoint,
-              "created": datetime.datetime.now().isoformat(timespec="seconds")}
-    _write_json(os.path.join(out, "config.json"), config)
-
-    print(_describe_run(opts, data, model, device))
-    if checkpoint:
-        print(f"resuming from {_short_path(checkpoint)}")
-    callbacks, table = build_callbacks(opts, out)
-    try:  # divergence is reported by fit's NaN guard, not by NumPy's overflow warnings
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader,
-                          epochs=opts["epochs"], scheduler=scheduler, callbacks=callbacks,
-                          device=device, clip_grad_norm=opts["clip"],
-                          clip_grad_adaptive=opts["clip_adaptive"], l2=opts["l2"],
-                          resume=checkpoint, progress=False)
-    except TrainingError as exc:
-        raise CLIError(f"{exc} On the command line: a smaller --lr, or --clip 1.0 or "
-                       "--clip-adaptive 0.01.") from None
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"the last finished epoch is saved; continue with 'gradflow "
-                                f"train --resume {out}'") from None
-    if checkpoint and table.new_epochs == 0:
-        print(f"the checkpoint already has {len(history)} epoch(s); pass --epochs N > "
-              f"{len(history)} to train further")
-    return _report(opts, out, model, history, test_loader, time.perf_counter() - start)
-
-
-def _has_checkpoints(folder: str) -> bool:
-    return os.path.isdir(folder) and any(f == "last.gf" or re.fullmatch(r"ckpt-epoch\d+\.gf", f)
-                                         for f in os.listdir(folder))
-
-
-def _quote(arg: str) -> str:
-    return arg if re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
-
-
-def _report(opts: dict[str, Any], out: str, model: Any, history: Any, test_loader: Any,
-            wall: float) -> int:
-    """Evaluate on the test set; write results.json and curves.png; print the summary."""
-    import numpy as np
-
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        test_loss, test_acc, n_test = evaluate(model, test_loader)
-    reason = history.stop_reason
-    what = {"epochs": "finished", "max_iters": "stopped at the step limit"}.get(reason, reason)
-    if reason == "early_stopping":
-        best = history.best("val_loss")
-        what = (f"early stopping (best val_loss {best['val_loss']:.4f} at epoch {best['epoch']}, "
-                "its weights restored)")
-    print(f"{what}: {len(history)} epoch(s), {history.steps} steps, {wall:.1f} s")
-    print(f"test accuracy: {test_acc:.4f} ({round(test_acc * n_test)}/{n_test}), "
-          f"test loss {test_loss:.4f}")
-    results = {"test_accuracy": test_acc, "test_loss": test_loss, "test_examples": n_test,
-               "epochs": len(history), "steps": history.steps,
-               "stop_reason": history.stop_reason, "wall_time_s": round(wall, 3),
-               "final": history.records[-1] if len(history) else None}
-    _write_json(os.path.join(out, "results.json"), results)
-    from gradflow.io import save
-
-    save(model.state_dict(), os.path.join(out, "model.gf"))  # the weights that were tested
-    files = ["config.json", "metrics.csv", "results.json", "model.gf"]
-    if plot_curves(history, os.path.join(out, "curves.png"), test_acc):
-        files.append("curves.png")
-    else:
-        print("curves.png skipped: matplotlib is not installed")
-    ckpts = sorted(f for f in os.listdir(out) if re.fullmatch(r"ckpt-epoch\d+\.gf", f))
-    if os.path.exists(os.path.join(out, "last.gf")):
-        files.append("last.gf" + (f" (+ {', '.join(ckpts)})" if ckpts else ""))
-    print(f"wrote {out}{os.sep}: {', '.join(files)}")
-    return 0

@@ -32,7 +32,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import numpy as np
@@ -44,8 +44,8 @@ from gradflow.dtypes import bfloat16
 from gradflow.nn.parameter import Parameter
 from gradflow.tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError", "CorruptCheckpointError", "get_rng_state",
-           "set_rng_state", "FORMAT_VERSION"]
+__all__ = ["save", "load", "atomic_write", "CheckpointError", "CorruptCheckpointError",
+           "get_rng_state", "set_rng_state", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META, _DIGEST = "__gradflow__", "__gradflow_sha256__"
@@ -271,7 +271,7 @@ def _kind(mode: int) -> str:
     return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file")
 
 
-def _target_path(f: str | os.PathLike) -> str:
+def _target_path(f: str | os.PathLike, who: str = "save") -> str:
     """The file a save to ``f`` replaces, checked: a regular file (or nothing) in a directory."""
     path = os.fspath(f)
     if isinstance(path, bytes):
@@ -283,15 +283,15 @@ def _target_path(f: str | os.PathLike) -> str:
     except FileNotFoundError:
         st = None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(f"save: {path!r} is a directory; give a file name")
+        raise IsADirectoryError(f"{who}: {path!r} is a directory; give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"save: {path!r} is {_kind(st.st_mode)}, not a regular file; gradflow "
+        raise ValueError(f"{who}: {path!r} is {_kind(st.st_mode)}, not a regular file; gradflow "
                          "replaces checkpoint files atomically, so a path must name a regular "
                          "file (to write to it anyway: with open(path, 'wb') as f: "
                          "gf.save(obj, f))")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save: the directory of {path!r} does not exist; create "
+        raise FileNotFoundError(f"{who}: the directory of {path!r} does not exist; create "
                                 f"{directory!r} first")
     return path
 
@@ -373,7 +373,27 @@ def _fsync_directory(directory: str) -> None:
         os.close(dfd)
 
 
-def _atomic_write(path: str | os.PathLike, chunks: list) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | str | Iterable[bytes], *,
+                 who: str = "atomic_write") -> str:
+    """Replace the file ``path`` by ``data`` (bytes, text as UTF-8, or an iterable of byte
+    chunks) atomically; return the path written.
+
+    The data goes to a temporary file in the same folder, is fsynced and renamed over ``path``
+    (the folder is fsynced too), so a reader or a crash sees the old file or the new one, never
+    a part; an existing file keeps its permissions; stale temporary files of dead writers are
+    removed. Every gradflow writer (checkpoints, configs, results, plots, graphs) uses it.
+    Errors name ``who``: a missing folder is a FileNotFoundError, a directory an
+    IsADirectoryError.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+    path = _target_path(path, who)
+    _atomic_write(path, chunks)
+    return path
+
+
+def _atomic_write(path: str | os.PathLike, chunks: Iterable) -> None:
     """Replace the file ``path`` by ``chunks`` atomically (see :func:`save`)."""
     path = _target_path(path)
     try:

@@ -32,16 +32,12 @@ the ``graphviz`` Python package. The traversal is iterative: graphs of any depth
 
 from __future__ import annotations
 
-import argparse
 import html
 import numbers
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -331,120 +327,15 @@ def _render(source: str, fmt: str) -> bytes:
 
 
 def _write_atomic(path: str | os.PathLike[str], content: str | bytes) -> str:
-    """Write ``content`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"draw_graph: cannot write {path!r}: folder {folder!r} does not "
-                                "exist")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=".gradflow-graph-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``content`` to ``path`` atomically (:func:`gradflow.io.atomic_write`)."""
+    from gradflow.io import atomic_write
+
+    return atomic_write(path, content, who="draw_graph")
 
 
-# --- the lecture's sigmoid neuron -------------------------------------------------------------
-@dataclass(frozen=True)
-class NeuronDemo:
-    """What :func:`sigmoid_neuron_demo` computed and drew."""
-
-    output: float
-    """f(w, x), rounded to 2 decimals (0.73)."""
-    grads: dict[str, float]
-    """df/dw0, df/dw1, df/dw2, df/dx0, df/dx1 by name, rounded to 2 decimals."""
-    graph: str | bytes
-    """The drawing: DOT or SVG text, or PNG bytes."""
-    path: str | None
-    """Where the drawing was written, if ``out_path`` was given."""
+def resolve_format(format: str | None, path: str | os.PathLike[str] | None) -> str:
+    """The drawing format: ``format``, else ``path``'s suffix, else ``"svg"``."""
+    return _resolve_format(format, path)
 
 
-_W = (2.0, -3.0, -3.0)
-_X = (-1.0, -2.0)
-
-
-def _neuron(decomposed: bool) -> tuple[Tensor, dict[str, Tensor], float, dict[str, float]]:
-    """Build f(w, x) = sigmoid(w0*x0 + w1*x1 + w2) at the lecture's point and run backward."""
-    from gradflow.creation import tensor
-    from gradflow.ops.activation import sigmoid
-    from gradflow.ops.math import exp
-
-    w0, w1, w2 = (tensor(v, dtype="float64", requires_grad=True) for v in _W)
-    x0, x1 = (tensor(v, dtype="float64", requires_grad=True) for v in _X)
-    p0 = w0 * x0
-    p1 = w1 * x1
-    s = p0 + p1
-    z = s + w2
-    named = {"w0": w0, "x0": x0, "w1": w1, "x1": x1, "w2": w2,
-             "w0*x0": p0, "w1*x1": p1, "w0*x0+w1*x1": s, "z": z}
-    if decomposed:
-        neg = z * -1.0
-        e = exp(neg)
-        d = 1.0 + e
-        f = 1.0 / d
-        named.update({"-z": neg, "exp(-z)": e, "1+exp(-z)": d})
-    else:
-        f = sigmoid(z)
-    named["f"] = f
-    named = watch(named)
-    f.backward()
-    grads = {n: round(float(named[n].grad.item()), 2) for n in ("w0", "w1", "w2", "x0", "x1")}
-    return f, named, round(float(f.item()), 2), grads
-
-
-def sigmoid_neuron_demo(out_path: str | os.PathLike[str] | None = None,
-                        format: str | None = None, decomposed: bool = False) -> NeuronDemo:
-    """The lecture's sigmoid neuron, f(w, x) = σ(w0·x0 + w1·x1 + w2) at w = (2, -3, -3),
-    x = (-1, -2), built with gradflow ops, differentiated and drawn with every value and gradient.
-
-    ``decomposed=True`` writes σ as the lecture's gates, 1 / (1 + exp(-1 · z)), instead of one
-    ``Sigmoid`` op. ``format`` as in :func:`draw_graph` (default: from ``out_path``'s suffix,
-    else ``"svg"``); with ``out_path`` the drawing is also written there.
-    """
-    fmt = _resolve_format(format, out_path)
-    f, named, output, grads = _neuron(decomposed)
-    graph = draw_graph(f, fmt, params=named, precision=2)
-    path = None if out_path is None else _write_atomic(out_path, graph)
-    return NeuronDemo(output=output, grads=grads, graph=graph, path=path)
-
-
-def graph_demo_main(argv: Sequence[str] | None = None) -> int:
-    """``gradflow graph-demo``: compute the lecture's sigmoid neuron, print its output and
-    gradients, and draw its graph (``--out PATH``, ``--format svg|png|dot``, ``--decomposed``)."""
-    parser = argparse.ArgumentParser(
-        prog="gradflow graph-demo",
-        description="Draw the computational graph of the lecture's sigmoid neuron "
-                    "f(w, x) = sigmoid(w0*x0 + w1*x1 + w2) with its values and gradients.")
-    parser.add_argument("--out", metavar="PATH", default=None,
-                        help="where to write the drawing (default: sigmoid_neuron.<format>)")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="svg, png or dot (default: from --out's suffix, else svg)")
-    parser.add_argument("--decomposed", action="store_true",
-                        help="draw sigmoid as the lecture's gates: 1 / (1 + exp(-1 * z))")
-    args = parser.parse_args(argv)
-    fmt = _resolve_format(args.format, args.out)
-    out = args.out if args.out is not None else f"sigmoid_neuron.{fmt}"
-
-    f, named, output, grads = _neuron(args.decomposed)
-    print("f(w, x) = sigmoid(w0*x0 + w1*x1 + w2) at w = (2, -3, -3), x = (-1, -2)")
-    print(f"f = {output:.2f}")
-    print("  ".join(f"df/d{n} = {grads[n]:.2f}" for n in ("w0", "w1", "w2")))
-    print("  ".join(f"df/d{n} = {grads[n]:.2f}" for n in ("x0", "x1")))
-    try:
-        draw_graph(f, fmt, out, params=named, precision=2)
-    except (RuntimeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"graph ({fmt}) written to {out}")
-    return 0
-
-
-__all__ = ["FORMATS", "NeuronDemo", "draw_graph", "graph_demo_main", "sigmoid_neuron_demo",
-           "to_digraph", "watch"]
+__all__ = ["FORMATS", "draw_graph", "resolve_format", "to_digraph", "watch"]

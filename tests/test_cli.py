@@ -493,7 +493,7 @@ def test_ctrl_c_exits_130(capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gradflow.train, "fit", interrupted)
+    monkeypatch.setattr(gradflow.train.Trainer, "fit", interrupted)
     code, _, err = run(capsys, "train", *TINY, "--out", "k")
     assert code == 130
     assert len(err.strip().splitlines()) == 1
@@ -506,7 +506,7 @@ def test_unexpected_error_is_one_line_and_debug_shows_it(capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise TypeError("boom")
 
-    monkeypatch.setattr(gradflow.train, "fit", broken)
+    monkeypatch.setattr(gradflow.train.Trainer, "fit", broken)
     code, _, err = run(capsys, "train", *TINY, "--out", "u")
     assert code == 1
     assert_one_line_error(err)

@@ -14,7 +14,7 @@ import gradflow as gf
 
 pytest.importorskip("graphviz")
 
-from gradflow import viz  # noqa: E402
+from gradflow import demos, viz  # noqa: E402
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot program is not installed")
@@ -30,7 +30,7 @@ def _svg_texts(svg: str) -> list[str]:
 
 @pytest.mark.parametrize("decomposed", [False, True])
 def test_demo_values_and_dot_labels(decomposed):
-    demo = viz.sigmoid_neuron_demo(format="dot", decomposed=decomposed)
+    demo = demos.sigmoid_neuron_demo(format="dot", decomposed=decomposed)
     assert demo.output == 0.73
     assert demo.grads == LECTURE_GRADS
     assert demo.path is None
@@ -119,7 +119,7 @@ def test_deep_graph_is_iterative():
 
 @needs_dot
 def test_svg_parses_and_has_labels():
-    demo = viz.sigmoid_neuron_demo(format="svg")
+    demo = demos.sigmoid_neuron_demo(format="svg")
     assert isinstance(demo.graph, str) and "<svg" in demo.graph
     texts = _svg_texts(demo.graph)
     for label in ("Mul", "Add", "Sigmoid", "w0", "x1", "0.73", "grad -0.20", "grad -0.39",
@@ -179,15 +179,17 @@ def test_watch_retains_non_leaf_grads():
         viz.watch(x=3.0)
 
 
-def test_graph_demo_main(tmp_path, capsys, monkeypatch):
+def test_graph_demo_command(tmp_path, capsys, monkeypatch):
+    from gradflow.cli import main
+
     out = tmp_path / "neuron.dot"
-    assert viz.graph_demo_main(["--out", str(out), "--decomposed"]) == 0
+    assert main(["graph-demo", "--out", str(out), "--decomposed"]) == 0
     printed = capsys.readouterr().out
     for text in ("f = 0.73", "df/dw0 = -0.20", "df/dw1 = -0.39", "df/dw2 = 0.20",
                  "df/dx0 = 0.39", "df/dx1 = -0.59", f"written to {out}"):
         assert text in printed
     assert "label=Exp" in out.read_text()
     monkeypatch.setattr(viz, "_find_dot", lambda: None)
-    assert viz.graph_demo_main(["--out", str(tmp_path / "n.svg")]) == 1
+    assert main(["graph-demo", "--out", str(tmp_path / "n.svg")]) == 1
     captured = capsys.readouterr()
     assert "f = 0.73" in captured.out and "apt-get install graphviz" in captured.err

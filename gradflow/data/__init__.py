@@ -14,6 +14,7 @@ from gradflow.data.dataset import (
     random_split,
 )
 from gradflow.data.loader import DataLoader
+from gradflow.data.prepare import ClassificationData, holdout_split, load_classification
 from gradflow.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -28,6 +29,6 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Conca
            "ChainDataset", "Subset", "random_split", "Sampler", "SequentialSampler",
            "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
            "DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo",
-           "datasets", "transforms"]
+           "datasets", "transforms", "holdout_split", "load_classification", "ClassificationData"]
 
 import gradflow.utils  # noqa: E402, F401 (makes gf.utils.data this module; see gradflow/utils)

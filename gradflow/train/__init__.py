@@ -11,11 +11,19 @@ Interrupted? ``fit(..., resume="ckpt")`` continues from ``ckpt/last.gf`` bit for
 from gradflow.train.callbacks import Callback, EarlyStopping
 from gradflow.train.checkpoint import ModelCheckpoint, find_checkpoint, load_checkpoint
 from gradflow.train.history import History
-from gradflow.train.loggers import CSVLogger, MLflowLogger, TensorBoardLogger
+from gradflow.train.loggers import (
+    CSVLogger,
+    DVCLiveLogger,
+    MLflowLogger,
+    TensorBoardLogger,
+    WandbLogger,
+)
 from gradflow.train.progress import ProgressBar
+from gradflow.train.reporting import CurvesPlot, EpochTable, plot_curves
 from gradflow.train.trainer import Trainer, TrainingError, fit
 from gradflow.train.triggers import Trigger
 
 __all__ = ["fit", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
-           "CSVLogger", "TensorBoardLogger", "MLflowLogger", "ProgressBar", "TrainingError",
+           "CSVLogger", "TensorBoardLogger", "MLflowLogger", "WandbLogger", "DVCLiveLogger",
+           "EpochTable", "CurvesPlot", "plot_curves", "ProgressBar", "TrainingError",
            "find_checkpoint", "load_checkpoint", "Trigger"]

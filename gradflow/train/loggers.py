@@ -1,7 +1,8 @@
-"""Logging callbacks: ``CSVLogger``, ``TensorBoardLogger`` (tensorboardX), ``MLflowLogger``.
+"""Logging callbacks: ``CSVLogger``, ``TensorBoardLogger`` (tensorboardX), ``MLflowLogger``,
+``WandbLogger`` (Weights & Biases) and ``DVCLiveLogger`` (DVC).
 
-tensorboardX and mlflow are optional (``pip install gradflow[logging]``) and imported only when
-training begins.
+tensorboardX and mlflow (``pip install gradflow[logging]``), wandb (``gradflow[wandb]``) and
+dvclive (``gradflow[dvc]``) are optional and imported only when training begins.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from gradflow.train.callbacks import Callback
 if TYPE_CHECKING:
     from gradflow.train.trainer import Trainer
 
-__all__ = ["CSVLogger", "TensorBoardLogger", "MLflowLogger", "scalars"]
+__all__ = ["CSVLogger", "TensorBoardLogger", "MLflowLogger", "WandbLogger", "DVCLiveLogger",
+           "scalars"]
 
 
 def scalars(logs: dict[str, Any]) -> dict[str, float]:
@@ -176,3 +178,117 @@ class MLflowLogger(Callback):
     def __repr__(self) -> str:
         return (f"MLflowLogger(tracking_uri={self.tracking_uri!r}, "
                 f"experiment={self.experiment!r}, run_name={self.run_name!r})")
+
+
+def _wandb_account() -> bool:
+    """Whether the user configured a W&B account (``WANDB_API_KEY`` or ``wandb login``)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    import netrc
+
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+class WandbLogger(Callback):
+    """Log a run to Weights & Biases: the training configuration (plus ``config``) at the
+    start, every numeric metric of each epoch (``step`` = the epoch), the stop reason in the
+    summary, the run finished (exit code 1 on an error) when training ends.
+
+    The run's files go under ``dir/wandb``. ``mode=None`` is ``"online"`` when the user has an
+    account configured (``WANDB_API_KEY`` or ``wandb login``) and ``WANDB_MODE`` does not say
+    otherwise, else ``"offline"`` (nothing leaves the machine; ``wandb sync dir/wandb/offline-*``
+    uploads it later).
+
+    Attributes:
+        run: the ``wandb`` run once training has begun; ``mode``: the mode used.
+    """
+
+    def __init__(self, dir: str | os.PathLike = "runs",  # noqa: A002 - wandb's name
+                 project: str = "gradflow", name: str | None = None,
+                 config: dict[str, Any] | None = None, mode: str | None = None,
+                 **init_kwargs: Any):
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(f"WandbLogger: config must be a dict, got {type(config).__name__}")
+        if mode not in (None, "online", "offline", "disabled"):
+            raise ValueError(f"WandbLogger: mode must be None, 'online', 'offline' or "
+                             f"'disabled', got {mode!r}")
+        self.dir = os.path.abspath(os.fspath(dir))
+        self.project, self.name, self.config = project, name, dict(config or {})
+        self.mode, self.init_kwargs = mode, init_kwargs
+        self.run: Any = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        wandb = require("wandb", "WandbLogger", extra="wandb")
+        mode = self.mode or os.environ.get("WANDB_MODE") or (
+            "online" if _wandb_account() else "offline")
+        self.mode = mode
+        os.makedirs(self.dir, exist_ok=True)
+        self.run = wandb.init(project=self.project, name=self.name, dir=self.dir, mode=mode,
+                              config={**trainer.config, **self.config}, reinit="create_new",
+                              **self.init_kwargs)
+        for record in trainer.history.records:  # a resumed run: the restored epochs first
+            self.run.log(scalars(record), step=int(record["epoch"]))
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        if self.run is not None:
+            self.run.log(scalars(logs), step=epoch)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.run is None:
+            return
+        if trainer.history.stop_reason is not None:
+            self.run.summary["stop_reason"] = trainer.history.stop_reason
+        self.run.finish(exit_code=0 if trainer.error is None else 1)
+        self.run = None
+
+    def __repr__(self) -> str:
+        return f"WandbLogger({self.dir!r}, project={self.project!r}, name={self.name!r})"
+
+
+class DVCLiveLogger(Callback):
+    """Log a run with DVCLive in DVC's format under ``dir``: ``params.yaml`` (the training
+    configuration plus ``params``), ``metrics.json`` (the last epoch's metrics),
+    ``plots/metrics/<name>.tsv`` (one row per epoch) and ``dvc.yaml``, so ``dvc exp show``,
+    ``dvc metrics show`` and ``dvc plots show`` read a gradflow run. A resumed run rewrites the
+    restored epochs first, so the files match the history.
+    """
+
+    def __init__(self, dir: str | os.PathLike = "dvclive",  # noqa: A002 - DVCLive's name
+                 params: dict[str, Any] | None = None, **live_kwargs: Any):
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"DVCLiveLogger: params must be a dict, got {type(params).__name__}")
+        self.dir = os.fspath(dir)
+        self.params = dict(params or {})
+        self.live_kwargs = live_kwargs
+        self.live: Any = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        dvclive = require("dvclive", "DVCLiveLogger", extra="dvc")
+        kwargs = {"save_dvc_exp": False, "dvcyaml": True, "report": None, **self.live_kwargs}
+        self.live = dvclive.Live(self.dir, **kwargs)
+        params = {k: v if isinstance(v, int | float | str | bool) or v is None else str(v)
+                  for k, v in {**trainer.config, **self.params}.items()}
+        self.live.log_params(params)
+        for record in trainer.history.records:
+            self._log(record)
+
+    def _log(self, logs: dict[str, Any]) -> None:
+        self.live.step = int(logs["epoch"])
+        for key, value in scalars(logs).items():
+            self.live.log_metric(key, value)
+        self.live.next_step()
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
+        if self.live is not None:
+            self._log(logs)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.live is not None:
+            self.live.end()
+            self.live = None
+
+    def __repr__(self) -> str:
+        return f"DVCLiveLogger({self.dir!r})"
