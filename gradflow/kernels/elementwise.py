@@ -218,20 +218,30 @@ def clip(xp, a, lo, hi):
 
 
 @kernel
-def clamp_masks(xp, a, lo, hi):
-    """PyTorch's gradient masks of clamp(a, lo, hi): where the gradient goes to a (lo ≤ a ≤ hi),
-    to lo (lo > a and lo < hi) and to hi (hi < a or hi < lo); None for a missing bound."""
-    if lo is None:
-        return a <= hi, None, hi < a
-    if hi is None:
-        return a >= lo, lo > a, None
-    return (a >= lo) & (a <= hi), (lo > a) & (lo < hi), (hi < a) | (hi < lo)
+def clamp_masks(xp, a, lo, hi, needs):
+    """PyTorch's gradient masks of clamp(a, lo, hi), each only where ``needs`` asks (else None):
+    the gradient goes to a where lo ≤ a ≤ hi, to lo where lo > a and lo < hi, to hi where
+    hi < a or hi < lo (a missing bound is None)."""
+    na, nlo, nhi = needs
+    ma = clip_mask(xp, a, lo, hi) if na else None
+    mlo = mhi = None
+    if nlo:
+        mlo = lo > a if hi is None else (lo > a) & (lo < hi)
+    if nhi:
+        mhi = hi < a if lo is None else (hi < a) | (hi < lo)
+    return ma, mlo, mhi
 
 
 @kernel
-def masked_grad(xp, g, mask, shape):
-    """g where ``mask`` else 0, summed to ``shape`` (one input's gradient of clamp)."""
-    return sum_to(xp, xp.where(mask, g, xp.zeros((), g.dtype)), shape)
+def clamp_backward(xp, g, a, lo, hi, needs, shapes):
+    """(dL/da, dL/dlo, dL/dhi) of clamp: g under each mask of :func:`clamp_masks`, summed to
+    each input's shape (None where not needed)."""
+    masks = clamp_masks(xp, a, lo, hi, needs)
+    if not needs[1] and not needs[2]:  # number bounds: g · mask, as one product
+        return sum_to(xp, g * masks[0], shapes[0]), None, None
+    zero = xp.zeros((), g.dtype)
+    return tuple(None if m is None else sum_to(xp, xp.where(m, g, zero), s)
+                 for m, s in zip(masks, shapes))
 
 
 @kernel

@@ -144,17 +144,14 @@ class Clip(Function):
 
     @staticmethod
     def vjp(ctx, g):
-        k = ctx.k
-        masks = k.clamp_masks(*Clip._arrays(ctx))
-        return tuple(k.masked_grad(g, m, s) if need else None
-                     for need, m, s in zip(ctx.needs_input_grad, masks, ctx.shapes))
+        return ctx.k.clamp_backward(g, *Clip._arrays(ctx), ctx.needs_input_grad, ctx.shapes)
 
     @staticmethod
     def backward(ctx, g):
         # the masks are piecewise constant in the inputs: constants here
-        masks = ctx.k.clamp_masks(*Clip._arrays(ctx))
-        return tuple(sum_to(Where.apply(m, g, 0.0), s) if need else None
-                     for need, m, s in zip(ctx.needs_input_grad, masks, ctx.shapes))
+        masks = ctx.k.clamp_masks(*Clip._arrays(ctx), ctx.needs_input_grad)
+        return tuple(None if m is None else sum_to(Where.apply(m, g, 0.0), s)
+                     for m, s in zip(masks, ctx.shapes))
 
 
 class _Extremum(_Binary):
