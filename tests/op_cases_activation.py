@@ -52,8 +52,9 @@ def _hardsigmoid(x):
 def _softplus(x, beta=1.0, threshold=20.0):
     """Linear above the threshold; at βx = threshold PyTorch's second derivative is 0."""
     bx = x * beta
+    s, sp = jax.nn.sigmoid(threshold), jax.nn.softplus(threshold)
     inner = jnp.where(bx < threshold, jax.nn.softplus(jnp.where(bx < threshold, bx, 0.0)) / beta,
-                      x * jax.nn.sigmoid(threshold))
+                      x * s + (sp - threshold * s) / beta)  # the tangent there
     return jnp.where(bx > threshold, x, inner)
 
 
