@@ -18,7 +18,12 @@ Two estimators:
 
   averaged over the batches, with standard errors from their spread (and the delta method for
   the ratio). It costs one gradient of the data it reads, and reads nothing back from the device
-  before the end.
+  before the end. Batches drawn without replacement from a training set of ``N`` examples (a
+  shuffling loader) are less noisy: ``E|G_B|² = |G|² + tr Σ · c_B`` with
+  ``c_B = (N − B)/(N B)`` instead of ``1/B`` (the finite-population correction, ``Σ`` the
+  covariance over the set with the ``1/(N − 1)`` convention); it is applied when ``N`` is known
+  (``dataset_size``, or ``len(loader.dataset)``). It leaves ``tr Σ`` as it is and raises
+  ``|G|²`` by ``tr Σ / N``, so it matters once ``B_simple`` is a sizable share of ``N``.
 - ``"per-example"``: the exact per-example gradients (one backward per example; small models),
   ``tr Σ`` their sample covariance's trace and ``|G|² = |ḡ|² − tr Σ / n`` (unbiased).
 
@@ -86,7 +91,7 @@ def steps_examples_tradeoff(batch_size: float, s_min: float, e_min: float, b_noi
 
 def noise_scale(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], loader: Iterable, *,
                 small_batch: int | None = None, max_batches: int | None = None,
-                method: str = "two-batch") -> NoiseScale:
+                method: str = "two-batch", dataset_size: int | None = None) -> NoiseScale:
     """Estimate ``B_simple``, ``|G|²`` and ``tr Σ`` at the model's current parameters.
 
     Args:
@@ -99,6 +104,8 @@ def noise_scale(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], loader:
             (default: ``B_big // 8``, at least 1, rounded down to a divisor).
         max_batches: read at most this many batches (default: all).
         method: ``"two-batch"`` or ``"per-example"``.
+        dataset_size: ``N`` for the finite-population correction of ``"two-batch"`` (default:
+            ``len(loader.dataset)`` when the loader has one, else none: ``c_B = 1/B``).
 
     Leaves every ``.grad`` untouched (gradients come from ``gf.grad``).
     """
@@ -108,10 +115,12 @@ def noise_scale(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], loader:
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("noise_scale: the model has no parameters that require grad")
+    if dataset_size is None and hasattr(loader, "dataset"):
+        dataset_size = len(loader.dataset)
     batches = _batches(loader, max_batches)
     if method == "per-example":
         return _per_example(model, loss_fn, params, batches)
-    return _two_batch(model, loss_fn, params, batches, small_batch)
+    return _two_batch(model, loss_fn, params, batches, small_batch, dataset_size)
 
 
 def _batches(loader: Iterable, max_batches: int | None) -> list[tuple[Any, Any]]:
@@ -150,7 +159,7 @@ def _sq_norm(grads: Iterable[Tensor]) -> Tensor:
     return total
 
 
-def _two_batch(model, loss_fn, params, batches, small_batch) -> NoiseScale:
+def _two_batch(model, loss_fn, params, batches, small_batch, dataset_size) -> NoiseScale:
     sizes = [len(x) for x, _ in batches]
     b_big = max(set(sizes), key=lambda s: (sizes.count(s), s))
     if b_big < 2:
@@ -158,6 +167,10 @@ def _two_batch(model, loss_fn, params, batches, small_batch) -> NoiseScale:
                          f"examples, got batch size {b_big}; use a larger batch_size or "
                          f"method='per-example'")
     b_small = _small_batch(small_batch, b_big)
+    if dataset_size is not None and (isinstance(dataset_size, bool) or
+                                     not isinstance(dataset_size, int) or dataset_size < b_big):
+        raise ValueError(f"noise_scale: dataset_size must be an int >= the batch size {b_big}, "
+                         f"got {dataset_size!r}")
     k = b_big // b_small
     small_sq, big_sq = [], []
     for x, y in batches:
@@ -174,8 +187,12 @@ def _two_batch(model, loss_fn, params, batches, small_batch) -> NoiseScale:
         big_sq.append(_sq_norm(a / k for a in acc))
     small = np.array([float(s) for s in small_sq])  # the one read back, at the end
     big = np.array([float(s) for s in big_sq])
-    g2 = (b_big * big - b_small * small) / (b_big - b_small)
-    trace = (small - big) / (1.0 / b_small - 1.0 / b_big)
+    def c(b: int) -> float:  # E|G_B|² = |G|² + tr Σ · c(B)
+        return 1.0 / b if dataset_size is None else (dataset_size - b) / (dataset_size * b)
+
+    cs, cb = c(b_small), c(b_big)
+    g2 = (cs * big - cb * small) / (cs - cb)
+    trace = (small - big) / (cs - cb)
     return _result(g2, trace, "two-batch", len(small), b_small, b_big)
 
 

@@ -112,3 +112,26 @@ def test_bad_loaders():
         noise_scale(model, _loss, [x])
     with pytest.raises(ValueError, match="at least 2 examples"):
         noise_scale(model, _loss, _loader(x, y, 1))
+
+
+def test_finite_population_correction_for_batches_without_replacement():
+    n = 512
+    model, x, y, _, _ = _problem(n, seed=3)
+    xs, ys, w = x.numpy(), y.numpy(), model.weight.detach().numpy()[0]
+    per_example = (xs @ w - ys)[:, None] * xs  # the exact gradients of the finite set
+    mean = per_example.mean(0)
+    g2, trace = float(mean @ mean), float(((per_example - mean) ** 2).sum() / (n - 1))
+    rng = np.random.default_rng(0)
+    batches = []
+    for _ in range(60):  # shuffled epochs of two 256-example batches: without replacement
+        order = rng.permutation(n)
+        batches += [(x[order[i:i + 256]], y[order[i:i + 256]]) for i in (0, 256)]
+    fixed = noise_scale(model, _loss, batches, small_batch=16, dataset_size=n)
+    assert fixed.trace_sigma == pytest.approx(trace, rel=0.05)
+    assert fixed.grad_sq_norm == pytest.approx(g2, rel=0.10)
+    naive = noise_scale(model, _loss, batches, small_batch=16)  # as if drawn with replacement
+    assert naive.trace_sigma == pytest.approx(fixed.trace_sigma)  # c_s - c_b is the same
+    # ... but |G|² is underestimated by tr Σ / N, so B_simple is overestimated
+    assert fixed.grad_sq_norm - naive.grad_sq_norm == pytest.approx(fixed.trace_sigma / n)
+    with pytest.raises(ValueError, match="dataset_size"):
+        noise_scale(model, _loss, batches, dataset_size=100)
