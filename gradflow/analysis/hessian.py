@@ -145,6 +145,7 @@ def top_hessian_eigenvalue(loss_fn: LossFn, params: Sequence[Tensor] | Tensor, i
     norm = math.sqrt(_dot(v, v))
     v = [x / norm for x in v]
     lam = prev = math.nan
+    change = math.inf
     for _ in range(iters):
         hv = op(v)
         lam = _dot(v, hv)
@@ -153,12 +154,13 @@ def top_hessian_eigenvalue(loss_fn: LossFn, params: Sequence[Tensor] | Tensor, i
             lam = 0.0
             break
         v = [x / norm for x in hv]
-        if abs(lam - prev) <= tol * abs(lam):
+        change = abs(lam - prev)
+        if change <= tol * abs(lam):
             break
         prev = lam
     else:
         warnings.warn(f"top_hessian_eigenvalue: not converged after {iters} iterations (last "
-                      f"relative change {abs(lam - prev) / max(abs(lam), 1e-300):.2e} > tol "
+                      f"relative change {change / max(abs(lam), 1e-300):.2e} > tol "
                       f"{tol:g}); raise iters", RuntimeWarning, stacklevel=2)
     return (lam, tuple(v)) if return_vector else lam
 

@@ -188,8 +188,10 @@ def test_float32_parameters_keep_their_dtype(rng):
 
 def test_not_converged_warns(rng):
     loss_fn, w, _ = _quadratic(rng)
-    with pytest.warns(RuntimeWarning, match="not converged after 2 iterations"):
+    with pytest.warns(RuntimeWarning, match="not converged after 2 iterations") as caught:
         top_hessian_eigenvalue(loss_fn, [w], iters=2, tol=1e-15)
+    change = float(str(caught[0].message).split("relative change ")[1].split()[0])
+    assert change > 1e-15  # the change that failed the test, not 0 after the update
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         top_hessian_eigenvalue(loss_fn, [w], iters=500)
