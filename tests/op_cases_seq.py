@@ -4,11 +4,11 @@ each runs on the vjp, composed and second-order paths against a JAX twin."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-from op_cases import R
+from op_cases import R, _on
 
 import gradflow as gf
 from gradflow.ops.attention import scaled_dot_product_attention as sdpa
-from gradflow.ops.embedding import embedding
+from gradflow.ops.embedding import EmbeddingScatter, embedding
 from gradflow.ops.rms_norm import rms_norm
 
 _IDX = np.array([[1, 3, 1], [0, 1, 4]])  # repeated indices (1 three times), padding index 0
@@ -78,8 +78,24 @@ GRADIENT_RULE_CASES = [
     ("seq_embedding_scale_freq", *_emb(padding_idx=4, scale=True), [R(5, 3)], ()),
 ]
 
+_FACTOR = _grad_factor(_IDX, 5, 0, True)
+
+
+def _scatter(g, factor=None):
+    f = None if factor is None else _on(g, factor.astype(g.dtype))
+    return EmbeddingScatter.apply(g, _on(g, _IDX), f, 5) ** 2
+
+
+def _scatter_jax(g, factor=None):
+    rows = g if factor is None else g * factor[..., None]
+    return jnp.zeros((5, g.shape[-1])).at[_IDX].add(rows) ** 2
+
+
 CASES = [
     ("seq_embedding", *_emb(), [R(5, 3)], ()),
+    ("seq_embedding_scatter", _scatter, _scatter_jax, [R(2, 3, 4)], ()),
+    ("seq_embedding_scatter_factor", lambda g: _scatter(g, _FACTOR),
+     lambda g: _scatter_jax(g, _FACTOR), [R(2, 3, 4)], ()),
     ("seq_sdpa", lambda q, k, v: sdpa(q, k, v), lambda q, k, v: _sdpa_jax(q, k, v),
      [R(2, 3, 4, 6), R(2, 3, 5, 6, seed=1), R(2, 3, 5, 2, seed=2)], ()),
     ("seq_sdpa_bcast_heads_scale", lambda q, k, v: sdpa(q, k, v, scale=0.7),
