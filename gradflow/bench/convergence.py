@@ -95,8 +95,8 @@ def _evaluate(model, loss_fn, x, y) -> tuple[float, float]:
 
 def train_to_target(train_set, base, regime: str, lr: float, target_loss: float,
                     target_accuracy: float, max_epochs: int, max_seconds: float, seed: int = 0,
-                    hidden: int = HIDDEN, device: str = "cpu", eval_every: int | None = None
-                    ) -> dict[str, Any]:
+                    hidden: int = HIDDEN, device: str = "cpu", eval_every: int | None = None,
+                    batch_size: int | None = None) -> dict[str, Any]:
     """Train one regime until the training loss and accuracy on ``base`` (the distinct examples,
     a ``(x, y)`` pair of Tensors) both reach their targets, or a budget runs out.
 
@@ -105,7 +105,8 @@ def train_to_target(train_set, base, regime: str, lr: float, target_loss: float,
     both targets are reached, when its loss passes 3× its start (diverged), when its best loss
     has not improved by 1 % over 100 evaluations (stalled) or after ``max_seconds`` of training.
     Returns the history (per evaluation: epoch, examples, updates, wall_s, loss, accuracy) and
-    the first point where each target was reached (``None`` if never).
+    the first point where each target was reached (``None`` if never). ``batch_size``
+    overrides the regime's (any size; ``regime`` is then only the run's label).
     """
     from gradflow import nn, optim
     from gradflow.data import DataLoader
@@ -113,8 +114,8 @@ def train_to_target(train_set, base, regime: str, lr: float, target_loss: float,
     model = _model(seed, hidden, device)
     opt = optim.SGD(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    loader = DataLoader(train_set, batch_size=REGIMES[regime] or len(train_set), shuffle=True,
-                        seed=seed, device=device)
+    bs = batch_size or REGIMES.get(regime) or len(train_set)
+    loader = DataLoader(train_set, batch_size=bs, shuffle=True, seed=seed, device=device)
     n = len(train_set)
     every = eval_every or max(1, len(base[1]) // 10)
     clock, examples, updates, next_eval = 0.0, 0, 0, every
@@ -155,7 +156,7 @@ def train_to_target(train_set, base, regime: str, lr: float, target_loss: float,
             clock += time.perf_counter() - t0
         if done:
             break
-    return {"regime": regime, "lr": lr, "batch_size": REGIMES[regime] or n, "history": history,
+    return {"regime": regime, "lr": lr, "batch_size": bs, "history": history,
             "to_loss": hit["loss"], "to_acc": hit["acc"],
             "reached": bool(hit["loss"] and hit["acc"]), "model": model}
 
