@@ -610,3 +610,16 @@ def test_python_dash_m_gradflow_train(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy:" in proc.stdout
     assert (tmp_path / "sub" / "metrics.csv").is_file()
+
+
+def test_logger_option_writes_dvclive_and_bad_names_are_usage_errors(capsys):
+    pytest.importorskip("dvclive")
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "2", "--out", "d",
+                       "--logger", "csv,dvclive")
+    assert code == 0, err
+    metrics = json.loads(Path("d/dvclive/metrics.json").read_text())
+    assert metrics["step"] == 2 and "loss" in metrics
+    assert Path("d/dvclive/plots/metrics/loss.tsv").is_file() and Path("d/dvc.yaml").is_file()
+    assert not Path(".dvc").exists()  # not inside a Git repository: no dvc init
+    code, _, err = run(capsys, "train", *TINY, "--logger", "csv,neptune")
+    assert code == 2 and "unknown logger 'neptune'" in err

@@ -251,9 +251,13 @@ class WandbLogger(Callback):
 class DVCLiveLogger(Callback):
     """Log a run with DVCLive in DVC's format under ``dir``: ``params.yaml`` (the training
     configuration plus ``params``), ``metrics.json`` (the last epoch's metrics),
-    ``plots/metrics/<name>.tsv`` (one row per epoch) and ``dvc.yaml``, so ``dvc exp show``,
+    ``plots/metrics/<name>.tsv`` (one row per epoch) and, beside ``dir``, ``dvc.yaml``, so ``dvc exp show``,
     ``dvc metrics show`` and ``dvc plots show`` read a gradflow run. A resumed run rewrites the
     restored epochs first, so the files match the history.
+
+    Note: run inside a Git repository that is not a DVC one, DVCLive makes it one (``dvc
+    init``: ``.dvc/``, ``.dvcignore``, staged in Git), as ``dvc exp`` needs; run elsewhere, it
+    only writes ``dir``. ``live_kwargs`` go to ``dvclive.Live`` (default ``save_dvc_exp=False``).
     """
 
     def __init__(self, dir: str | os.PathLike = "dvclive",  # noqa: A002 - DVCLive's name
@@ -267,9 +271,12 @@ class DVCLiveLogger(Callback):
 
     def on_train_begin(self, trainer: Trainer) -> None:
         dvclive = require("dvclive", "DVCLiveLogger", extra="dvc")
-        kwargs = {"save_dvc_exp": False, "dvcyaml": True, "report": None, **self.live_kwargs}
+        # dvc.yaml beside dir (DVCLive repeats its entries when it lies inside dir)
+        dvcyaml = os.path.join(os.path.dirname(os.path.abspath(self.dir)), "dvc.yaml")
+        kwargs = {"save_dvc_exp": False, "dvcyaml": dvcyaml, "report": None,
+                  **self.live_kwargs}
         self.live = dvclive.Live(self.dir, **kwargs)
-        params = {k: v if isinstance(v, int | float | str | bool) or v is None else str(v)
+        params = {k: v if type(v) in (int, float, str, bool) or v is None else str(v)
                   for k, v in {**trainer.config, **self.params}.items()}
         self.live.log_params(params)
         for record in trainer.history.records:
