@@ -95,10 +95,21 @@ class Sub(_AddSub):
 
 
 class Mul(_Binary):
-    """a · b: dL/da = g b, dL/db = g a."""
+    """a · b: dL/da = g b, dL/db = g a.
+
+    Saves each operand only for the other's gradient (as PyTorch): ``x.copy_(x * mask)`` (an
+    in-place dropout) leaves nothing stale when only ``x`` needs a gradient."""
 
     kernel = "mul"
-    saves_inputs = True
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        out = super().forward(ctx, a, b)
+        na, nb = ctx.needs_input_grad
+        if na or nb:
+            ctx.save_for_backward(a if nb and not is_scalar(a) else None,
+                                  b if na and not is_scalar(b) else None)
+        return out
 
     @staticmethod
     def vjp(ctx, g):
