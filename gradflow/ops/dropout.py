@@ -23,11 +23,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
         return input
     backend = input.backend
     mask = backend.k.dropout_mask(backend.rng, input.shape, p, input.dtype)
-    return _result(input, mul(input, Tensor.wrap(mask, backend)), inplace)
+    return _apply(input, Tensor.wrap(mask, backend), inplace)
 
 
-def _result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:  # noqa: A002
-    return input.copy_(out) if inplace else out
+def _apply(x: Tensor, mask: Tensor, inplace: bool) -> Tensor:
+    """``x · mask``; in place (``mul_``: only the mask is saved, so ``x`` may be overwritten)."""
+    return x.mul_(mask) if inplace else mul(x, mask)
 
 
 def _channel_dropout(x: Tensor, p: float, training: bool, k: int, inplace: bool) -> Tensor:
@@ -54,7 +55,7 @@ def _channel_dropout(x: Tensor, p: float, training: bool, k: int, inplace: bool)
     shape = tuple(x.shape[:lead]) + (1,) * k
     backend = x.backend
     mask = backend.k.dropout_mask(backend.rng, shape, p, x.dtype)
-    return _result(x, mul(x, Tensor.wrap(mask, backend)), inplace)
+    return _apply(x, Tensor.wrap(mask, backend), inplace)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
