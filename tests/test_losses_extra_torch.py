@@ -138,8 +138,9 @@ def test_poisson_log_input_big_values_as_torch():
     x = np.array([50.0, 88.0, 100.0, -100.0])
     t = np.array([3.0, 2.0, 0.0, 5.0])
     for dtype, tdtype in [("float64", torch.float64), ("float32", torch.float32)]:
-        ours = LE.poisson_nll_loss(gf.tensor(x, dtype=dtype), gf.tensor(t, dtype=dtype),
-                                   reduction="none").numpy()
+        with np.errstate(over="ignore"):
+            ours = LE.poisson_nll_loss(gf.tensor(x, dtype=dtype), gf.tensor(t, dtype=dtype),
+                                       reduction="none").numpy()
         theirs = TF.poisson_nll_loss(torch.tensor(x, dtype=tdtype), torch.tensor(t, dtype=tdtype),
                                      reduction="none").numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)  # float32 e^100 is inf in both
