@@ -109,8 +109,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                              f"got input of shape {input.shape}; use a larger batch or eval mode")
         y, mean, var = BatchNormTrain.apply(input, weight, bias, float(eps))
         if running_mean is not None and running_var is not None:
-            input.backend.k.batch_norm_update_stats(running_mean.array, running_var.array, mean.array,
-                                                var.array, n, momentum)
+            input.backend.k.batch_norm_update_stats(running_mean.array, running_var.array,
+                                                    mean.array, var.array, n, momentum)
             running_mean.increment_version()
             running_var.increment_version()
         return y
