@@ -11,7 +11,8 @@ This experiment, on the digits MLP of :mod:`gradflow.bench.convergence`:
    best step along the full-batch gradient, by one Hessian-vector product) at the initial
    weights and at weights trained to the target (``1/λ_max`` beside it);
 2. for each batch size of a sweep, trains to the target with the predicted ``ε_opt(B)`` and with
-   ``ε_opt(B)`` scaled by each factor of a small grid (the tuned rate is the grid's cheapest);
+   ``ε_opt(B)`` scaled by each factor of a small grid, extended past its edge while the cheapest
+   rate lies there (the tuned rate is the cheapest: fewest steps to the target);
 3. fits ``S = S_min + E_min/B`` (linear in ``1/B``) to the tuned runs: the measured knee is
    ``B_crit = E_min/S_min``, to compare with ``B_simple``;
 4. repeats the tuned and predicted runs on ``repeat(digits, 10)``: ten copies of each example
@@ -45,6 +46,8 @@ from gradflow.bench.convergence import HIDDEN, REPEAT, _data, _model, train_to_t
 BATCHES: tuple[int | None, ...] = (8, 16, 32, 64, 128, 256, 512, None)
 #: The tuning grid: multiples of the predicted rate ε_opt(B) (1.0 is the prediction itself).
 LR_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Extra grid steps (x2 or ÷2 past the edge) while the cheapest rate is at an edge of the grid.
+EXTEND = 4
 FIELDS = ("dataset", "batch_size", "lr", "lr_factor", "kind", "reached", "steps", "examples",
           "epochs", "wall_s", "final_loss")
 
@@ -153,6 +156,13 @@ def run_batch_size(out_dir: str | os.PathLike, batches: Sequence[int | None] = B
             pred = lr_max / (1.0 + b_noise / b)
             runs = [_run(train, base, b, pred * f, f, "grid", "digits", kw) for f in factors]
             best = min(runs, key=_cost)
+            for _ in range(EXTEND):  # the best at an edge of the grid: step past it, x2 / ÷2
+                tried = sorted(r["lr_factor"] for r in runs)
+                if best["lr_factor"] not in (tried[0], tried[-1]) or not best["reached"]:
+                    break
+                f = best["lr_factor"] * (2.0 if best["lr_factor"] == tried[-1] else 0.5)
+                runs.append(_run(train, base, b, pred * f, f, "grid", "digits", kw))
+                best = min(runs, key=_cost)
             for r in runs:
                 r["kind"] = "predicted" if r["lr_factor"] == 1.0 else "grid"
                 if r is best:
