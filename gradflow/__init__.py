@@ -114,6 +114,33 @@ from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) i
     var,
 )
 from gradflow.ops.shape import cat, concat, concatenate, stack
+from gradflow.ops.counting import (
+    bincount,
+    bucketize,
+    histc,
+    histogram,
+    searchsorted,
+    unique,
+    unique_consecutive,
+)
+from gradflow.ops.gather import (
+    argwhere,
+    gather,
+    index_add,
+    index_copy,
+    index_fill,
+    index_select,
+    masked_scatter,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    take,
+    take_along_dim,
+)
+from gradflow.ops.rms_norm import rms_norm
+from gradflow.ops.sort import argsort, kthvalue, median, mode, msort, nanmedian, sort, topk
 from gradflow.sampling import bernoulli, multinomial, normal
 
 from gradflow.io import CheckpointError, CorruptCheckpointError, load, save
@@ -142,4 +169,9 @@ __all__ = [
     "double", "float", "half", "int", "int8", "int16", "long", "short", "get_default_dtype",
     "functional", "nn", "optim", "data", "prod", "bernoulli", "multinomial", "normal",
     "utils", "CheckpointError", "CorruptCheckpointError",
+    "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
+    "index_copy", "index_fill", "masked_select", "masked_scatter", "nonzero", "argwhere", "take",
+    "take_along_dim", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
+    "mode", "searchsorted", "bucketize", "unique", "unique_consecutive", "histc", "histogram",
+    "bincount", "rms_norm",
 ]

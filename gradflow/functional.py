@@ -14,6 +14,7 @@ from gradflow.ops.activation import (
     softplus,
     tanh,
 )
+from gradflow.ops.attention import scaled_dot_product_attention
 from gradflow.ops.conv import (
     conv1d,
     conv2d,
@@ -25,6 +26,7 @@ from gradflow.ops.conv import (
     unfold,
 )
 from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
+from gradflow.ops.embedding import embedding, one_hot
 from gradflow.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -49,6 +51,7 @@ from gradflow.ops.pooling import (
     max_pool2d,
 )
 from gradflow.ops.resize import interpolate
+from gradflow.ops.rms_norm import rms_norm
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "softmax", "log_softmax",
@@ -60,4 +63,5 @@ __all__ = [
     "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "interpolate", "group_norm", "instance_norm",
+    "embedding", "one_hot", "scaled_dot_product_attention", "rms_norm",
 ]

@@ -6,6 +6,7 @@
 
 from gradflow.nn import functional, init, utils
 from gradflow.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from gradflow.nn.attention import MultiheadAttention
 from gradflow.nn.container import (
     ModuleDict,
     ModuleList,
@@ -57,6 +58,9 @@ from gradflow.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from gradflow.nn.rms_norm import RMSNorm
+from gradflow.nn.sparse import Embedding
+from gradflow.nn.transformer import TransformerEncoder, TransformerEncoderLayer
 from gradflow.nn.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -71,4 +75,5 @@ __all__ = [
     "InstanceNorm2d", "InstanceNorm3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "Embedding", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "RMSNorm",
 ]
