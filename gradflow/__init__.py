@@ -41,6 +41,8 @@ from gradflow.creation import (
     full,
     full_like,
     linspace,
+    logspace,
+    meshgrid,
     ones,
     ones_like,
     empty_like,
@@ -140,6 +142,24 @@ from gradflow.ops.gather import (
     take_along_dim,
 )
 from gradflow.ops.rms_norm import rms_norm
+from gradflow.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from gradflow.ops.rearrange import (
+    chunk,
+    flip,
+    fliplr,
+    flipud,
+    moveaxis,
+    movedim,
+    narrow,
+    repeat_interleave,
+    roll,
+    split,
+    swapaxes,
+    swapdims,
+    tile,
+    unbind,
+)
+from gradflow.ops.triangular import diag, diag_embed, diagonal, trace, tril, triu
 from gradflow.ops.sort import argsort, kthvalue, median, mode, msort, nanmedian, sort, topk
 from gradflow.sampling import bernoulli, multinomial, normal
 
@@ -174,4 +194,8 @@ __all__ = [
     "take_along_dim", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
     "mode", "searchsorted", "bucketize", "unique", "unique_consecutive", "histc", "histogram",
     "bincount", "rms_norm",
+    "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "flip", "fliplr", "flipud", "roll",
+    "tile", "repeat_interleave", "chunk", "split", "unbind", "narrow", "movedim", "moveaxis",
+    "swapaxes", "swapdims", "tril", "triu", "diag", "diagonal", "diag_embed", "trace", "logspace",
+    "meshgrid",
 ]

@@ -4,15 +4,34 @@ as F``)."""
 from __future__ import annotations
 
 from gradflow.ops.activation import (
+    celu,
+    elu,
     gelu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
     logsumexp,
+    mish,
+    prelu,
     relu,
+    relu6,
+    rrelu,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softmin,
     softplus,
+    softshrink,
+    softsign,
     tanh,
+    tanhshrink,
+    threshold,
 )
 from gradflow.ops.attention import scaled_dot_product_attention
 from gradflow.ops.conv import (
@@ -63,5 +82,8 @@ __all__ = [
     "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "interpolate", "group_norm", "instance_norm",
+    "silu", "mish", "elu", "selu", "celu", "hardtanh", "relu6", "hardswish", "hardsigmoid",
+    "softsign", "logsigmoid", "prelu", "glu", "softmin", "threshold", "tanhshrink", "softshrink",
+    "hardshrink", "rrelu",
     "embedding", "one_hot", "scaled_dot_product_attention", "rms_norm",
 ]

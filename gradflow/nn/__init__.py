@@ -5,7 +5,35 @@
 """
 
 from gradflow.nn import functional, init, utils
-from gradflow.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from gradflow.nn.activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    RReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softshrink,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+    Threshold,
+)
 from gradflow.nn.attention import MultiheadAttention
 from gradflow.nn.container import (
     ModuleDict,
@@ -75,5 +103,8 @@ __all__ = [
     "InstanceNorm2d", "InstanceNorm3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "SiLU", "Mish", "ELU", "SELU", "CELU", "Hardtanh", "ReLU6", "Hardswish",
+    "Hardsigmoid", "Softsign", "Softplus", "LogSigmoid", "PReLU", "GLU", "Softmin",
+    "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "RReLU",
     "Embedding", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "RMSNorm",
 ]
