@@ -141,6 +141,7 @@ from gradflow.ops.gather import (
     take,
     take_along_dim,
 )
+from gradflow.ops.distance import cdist
 from gradflow.ops.rms_norm import rms_norm
 from gradflow.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
 from gradflow.ops.rearrange import (
@@ -193,7 +194,7 @@ __all__ = [
     "index_copy", "index_fill", "masked_select", "masked_scatter", "nonzero", "argwhere", "take",
     "take_along_dim", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
     "mode", "searchsorted", "bucketize", "unique", "unique_consecutive", "histc", "histogram",
-    "bincount", "rms_norm",
+    "bincount", "rms_norm", "cdist",
     "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "flip", "fliplr", "flipud", "roll",
     "tile", "repeat_interleave", "chunk", "split", "unbind", "narrow", "movedim", "moveaxis",
     "swapaxes", "swapdims", "tril", "triu", "diag", "diagonal", "diag_embed", "trace", "logspace",

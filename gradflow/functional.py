@@ -44,6 +44,7 @@ from gradflow.ops.conv import (
     fold,
     unfold,
 )
+from gradflow.ops.distance import cosine_similarity, normalize, pairwise_distance, pdist
 from gradflow.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from gradflow.ops.embedding import embedding, one_hot
 from gradflow.ops.loss import (
@@ -55,6 +56,20 @@ from gradflow.ops.loss import (
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+)
+from gradflow.ops.loss_extra import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    kl_div,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from gradflow.ops.matmul import linear
 from gradflow.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
@@ -85,5 +100,9 @@ __all__ = [
     "silu", "mish", "elu", "selu", "celu", "hardtanh", "relu6", "hardswish", "hardsigmoid",
     "softsign", "logsigmoid", "prelu", "glu", "softmin", "threshold", "tanhshrink", "softshrink",
     "hardshrink", "rrelu",
+    "kl_div", "margin_ranking_loss", "multi_margin_loss", "soft_margin_loss",
+    "cosine_embedding_loss", "gaussian_nll_loss", "poisson_nll_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss", "hinge_embedding_loss", "multilabel_margin_loss",
+    "multilabel_soft_margin_loss", "normalize", "cosine_similarity", "pairwise_distance", "pdist",
     "embedding", "one_hot", "scaled_dot_product_attention", "rms_norm",
 ]

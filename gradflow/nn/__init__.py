@@ -50,6 +50,7 @@ from gradflow.nn.conv import (
     ConvTranspose2d,
     ConvTranspose3d,
 )
+from gradflow.nn.distance import CosineSimilarity, PairwiseDistance
 from gradflow.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from gradflow.nn.flatten import Flatten, Unflatten
 from gradflow.nn.fold import Fold, Unfold
@@ -57,12 +58,24 @@ from gradflow.nn.linear import Identity, LazyLinear, Linear
 from gradflow.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from gradflow.nn.module import IncompatibleKeys, Module
 from gradflow.nn.normalization import (
@@ -106,5 +119,9 @@ __all__ = [
     "SiLU", "Mish", "ELU", "SELU", "CELU", "Hardtanh", "ReLU6", "Hardswish",
     "Hardsigmoid", "Softsign", "Softplus", "LogSigmoid", "PReLU", "GLU", "Softmin",
     "Threshold", "Tanhshrink", "Softshrink", "Hardshrink", "RReLU",
+    "KLDivLoss", "MarginRankingLoss", "MultiMarginLoss", "SoftMarginLoss", "CosineEmbeddingLoss",
+    "GaussianNLLLoss", "PoissonNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+    "HingeEmbeddingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "CosineSimilarity",
+    "PairwiseDistance",
     "Embedding", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "RMSNorm",
 ]
