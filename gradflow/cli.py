@@ -33,27 +33,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from gradflow.train.recipe import (  # noqa: F401 - the command's tables, re-exported
-    CNN_DEFAULTS,
-    DATASETS,
-    DEFAULT_CHANNELS,
-    DEFAULT_LR,
-    IMAGE_DATASETS,
-    LOGGERS,
-    MODELS,
-    OPTIMIZERS,
-    RESUME_LATEST,
-    SCHEDULERS,
-    TRAIN_DEFAULTS,
-    OptionError,
-    RecipeError,
-)
+from gradflow.train import recipe
+
+TRAIN_DEFAULTS, DEFAULT_LR, LOGGERS = recipe.TRAIN_DEFAULTS, recipe.DEFAULT_LR, recipe.LOGGERS
 
 __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
 BENCHMARKS = ("lr", "throughput", "convergence", "conv")
 #: A user error (exit status 1) and a bad command line (exit status 2).
-CLIError, UsageError = RecipeError, OptionError
+CLIError, UsageError = recipe.RecipeError, recipe.OptionError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -200,7 +188,7 @@ def _add_train(sub: Any) -> None:
                     "model.load_state_dict(gf.load('model.gf'))). Options not given take their "
                     "defaults (with --resume, the resumed run's values).")
     data = p.add_argument_group("data")
-    data.add_argument("--dataset", choices=DATASETS,
+    data.add_argument("--dataset", choices=recipe.DATASETS,
                       help=f"digits (8x8, bundled with scikit-learn), two-gaussians (the "
                            f"lecture's set-1) or mnist-idx (local IDX files) (default: "
                            f"{d['dataset']})")
@@ -222,14 +210,15 @@ def _add_train(sub: Any) -> None:
     data.add_argument("--augment", action="store_true", default=None,
                       help="random shifts of up to 1 pixel and Gaussian noise (image data)")
     model = p.add_argument_group("model")
-    model.add_argument("--model", choices=MODELS,
+    model.add_argument("--model", choices=recipe.MODELS,
                        help="mlp: a multilayer perceptron on the flat rows; cnn: Conv2d-ReLU "
                             "stages (stride-2 convolutions downsample) and two Linear layers on "
-                            f"(N, 1, H, W) images of {' or '.join(IMAGE_DATASETS)}; cnn changes "
-                            "the defaults of --dropout to 0.3, --epochs to 30 and --scheduler to "
-                            f"cosine (default: {d['model']})")
+                            f"(N, 1, H, W) images of {' or '.join(recipe.IMAGE_DATASETS)}; cnn "
+                            "changes the defaults of --dropout to 0.3, --epochs to 30 and "
+                            f"--scheduler to cosine (default: {d['model']})")
     model.add_argument("--channels", type=_channels, metavar="SIZES",
-                       help=f"--model cnn: channels of each stage (default: {DEFAULT_CHANNELS})")
+                       help=f"--model cnn: channels of each stage "
+                            f"(default: {recipe.DEFAULT_CHANNELS})")
     model.add_argument("--hidden", type=_hidden, metavar="SIZES",
                        help="--model mlp: hidden layer widths, e.g. 128,64; 'none' for a linear "
                             "model "
@@ -248,7 +237,7 @@ def _add_train(sub: Any) -> None:
                             "He (Kaiming) "
                             f"(default: {d['init']})")
     opt = p.add_argument_group("optimization")
-    opt.add_argument("--optimizer", choices=OPTIMIZERS,
+    opt.add_argument("--optimizer", choices=recipe.OPTIMIZERS,
                      help=f"momentum is SGD with --momentum (default: {d['optimizer']})")
     opt.add_argument("--lr", type=_POSITIVE, metavar="LR",
                      help="learning rate (default: " +
@@ -265,7 +254,7 @@ def _add_train(sub: Any) -> None:
                      help="clip the gradients' total norm to MAX_NORM")
     opt.add_argument("--clip-adaptive", type=_POSITIVE, metavar="FACTOR",
                      help="adaptive clipping: per parameter ||g|| / ||w|| <= FACTOR")
-    opt.add_argument("--scheduler", choices=SCHEDULERS,
+    opt.add_argument("--scheduler", choices=recipe.SCHEDULERS,
                      help="learning-rate schedule per epoch: cosine annealing to 0, or x0.1 "
                           f"every third of the epochs (default: {d['scheduler']})")
     opt.add_argument("--batch-size", type=_batch_size, metavar="N|full",
@@ -284,7 +273,7 @@ def _add_train(sub: Any) -> None:
                      help=f"seed of the split, the init and the shuffling (default: {d['seed']})")
     run.add_argument("--out", type=_path, metavar="DIR",
                      help="output folder (default: runs/<timestamp>, linked as runs/latest)")
-    run.add_argument("--resume", nargs="?", const=RESUME_LATEST, type=_path, metavar="PATH",
+    run.add_argument("--resume", nargs="?", const=recipe.RESUME_LATEST, type=_path, metavar="PATH",
                      help="continue from a checkpoint file or run folder (no PATH: --out, else "
                           "runs/latest); the run's config.json supplies the options not given")
     run.add_argument("--no-progress", action="store_true", default=None,
@@ -415,8 +404,6 @@ def _cuda_device_names() -> list[str]:
 # --- train, plot, graph-demo ---------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow train``: :func:`gradflow.train.recipe.run` on the resolved options."""
-    from gradflow.train import recipe
-
     given = {k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None}
     opts, checkpoint = recipe.resolve_train_options(given)
     return recipe.run(opts, checkpoint, argv=args.argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from typing import Any
@@ -78,11 +79,15 @@ class History:
         return dict(self.records[index])
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write one row per epoch, with a header of every key (empty cells where missing)."""
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.keys(), restval="")
-            writer.writeheader()
-            writer.writerows(self.records)
+        """Write one row per epoch, with a header of every key (empty cells where missing),
+        atomically (:func:`gradflow.io.atomic_write`)."""
+        from gradflow.io import atomic_write
+
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=self.keys(), restval="")
+        writer.writeheader()
+        writer.writerows(self.records)
+        atomic_write(path, buf.getvalue(), who="History.to_csv")
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for a checkpoint (records, stop reason, steps)."""

@@ -251,9 +251,9 @@ class WandbLogger(Callback):
 class DVCLiveLogger(Callback):
     """Log a run with DVCLive in DVC's format under ``dir``: ``params.yaml`` (the training
     configuration plus ``params``), ``metrics.json`` (the last epoch's metrics),
-    ``plots/metrics/<name>.tsv`` (one row per epoch) and, beside ``dir``, ``dvc.yaml``, so ``dvc exp show``,
-    ``dvc metrics show`` and ``dvc plots show`` read a gradflow run. A resumed run rewrites the
-    restored epochs first, so the files match the history.
+    ``plots/metrics/<name>.tsv`` (one row per epoch) and, beside ``dir``, ``dvc.yaml``, so
+    ``dvc exp show``, ``dvc metrics show`` and ``dvc plots show`` read a gradflow run. A resumed
+    run rewrites the restored epochs first, so the files match the history.
 
     Note: run inside a Git repository that is not a DVC one, DVCLive makes it one (``dvc
     init``: ``.dvc/``, ``.dvcignore``, staged in Git), as ``dvc exp`` needs; run elsewhere, it

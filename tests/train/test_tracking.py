@@ -63,6 +63,9 @@ def test_wandb_offline_run_written_and_read_back(tmp_path, build, monkeypatch):
     logger = WandbLogger(tmp_path / "run", name="r1", config={"note": "test"})
     history = _train(s, [logger])
     assert logger.mode == "offline" and logger.run is None
+    import wandb
+
+    wandb.teardown()  # the service writes the run file asynchronously: let it finish
     files = glob.glob(str(tmp_path / "run" / "wandb" / "offline-run-*" / "run-*.wandb"))
     assert len(files) == 1
     config, losses, summary = {}, {}, {}
@@ -78,7 +81,8 @@ def test_wandb_offline_run_written_and_read_back(tmp_path, build, monkeypatch):
         elif kind == "summary":
             summary.update({u.key or "/".join(u.nested_key): json.loads(u.value_json)
                             for u in r.summary.update})
-    assert config["note"] == "test" and config["optimizer"] == "SGD" and config["epochs"] == 3
+    assert config["note"] == "test"
+    assert config["optimizer"] == "SGD" and config["epochs"] == 3
     assert [losses[e] for e in (1, 2, 3)] == history["loss"]
     assert summary["stop_reason"] == "epochs"
 
