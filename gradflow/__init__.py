@@ -82,8 +82,75 @@ from gradflow.dtypes import (  # noqa: A004 - PyTorch's names shadow builtins in
     uint8,
 )
 from gradflow.ops.activation import relu, sigmoid, softmax, tanh
-from gradflow.ops.arithmetic import add, div, mul, sub
-from gradflow.ops.math import abs, clip, cos, erf, exp, log, maximum, minimum, sin, sqrt, where
+from gradflow.ops.arithmetic import add, div, divide, mul, sub
+from gradflow.ops.math import (  # noqa: A004 - PyTorch's names (abs, round...) inside gf only
+    abs,
+    acos,
+    asin,
+    atan,
+    atan2,
+    clip,
+    cos,
+    cosh,
+    erf,
+    erfinv,
+    exp,
+    exp2,
+    expm1,
+    lerp,
+    log,
+    log10,
+    log1p,
+    log2,
+    maximum,
+    minimum,
+    reciprocal,
+    rsqrt,
+    sin,
+    sinh,
+    sqrt,
+    square,
+    tan,
+    where,
+)
+from gradflow.ops.rounding import (  # noqa: A004
+    ceil,
+    fix,
+    floor,
+    floor_divide,
+    fmod,
+    frac,
+    remainder,
+    round,
+    sgn,
+    sign,
+    trunc,
+)
+from gradflow.ops.predicates import (  # noqa: A004
+    all,
+    allclose,
+    any,
+    equal,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    isneginf,
+    isposinf,
+    nan_to_num,
+)
+from gradflow.ops.logical import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
 from gradflow.ops.matmul import matmul
 from gradflow.functions import (  # noqa: A004 - PyTorch's names (sum, max...) inside gf only
     amax,
@@ -142,6 +209,22 @@ from gradflow.ops.gather import (
     take_along_dim,
 )
 from gradflow.ops.distance import cdist
+from gradflow.ops.linalg import (
+    addbmm,
+    addmm,
+    addmv,
+    baddbmm,
+    dot,
+    einsum,
+    ger,
+    inner,
+    kron,
+    mv,
+    outer,
+    tensordot,
+    vdot,
+)
+from gradflow.ops.norms import norm
 from gradflow.ops.rms_norm import rms_norm
 from gradflow.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
 from gradflow.ops.rearrange import (
@@ -165,6 +248,10 @@ from gradflow.ops.sort import argsort, kthvalue, median, mode, msort, nanmedian,
 from gradflow.sampling import bernoulli, multinomial, normal
 
 from gradflow.io import CheckpointError, CorruptCheckpointError, load, save
+from gradflow import linalg  # noqa: E402, I001
+
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # PyTorch's NumPy-style aliases
+det, inverse = linalg.det, linalg.inv
 
 # Subpackages most programs use, reachable as gf.nn, gf.optim, ... (imported after the core).
 from gradflow import functional, nn, optim, data, utils  # noqa: E402, I001
@@ -195,6 +282,15 @@ __all__ = [
     "take_along_dim", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian",
     "mode", "searchsorted", "bucketize", "unique", "unique_consecutive", "histc", "histogram",
     "bincount", "rms_norm", "cdist",
+    "log2", "log10", "log1p", "expm1", "exp2", "sinh", "cosh", "tan", "asin", "acos", "atan",
+    "rsqrt", "reciprocal", "square", "erfinv", "atan2", "lerp", "round", "floor", "ceil", "trunc",
+    "fix", "frac", "sign", "sgn", "remainder", "fmod", "floor_divide", "isclose", "allclose",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "nan_to_num", "equal", "all", "any",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "divide",
+    "dot", "vdot", "outer", "ger", "inner", "mv", "addmm", "addmv", "addbmm", "baddbmm", "kron",
+    "tensordot", "einsum", "norm", "linalg", "det", "inverse", "arcsin", "arccos", "arctan",
+    "arctan2",
     "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "flip", "fliplr", "flipud", "roll",
     "tile", "repeat_interleave", "chunk", "split", "unbind", "narrow", "movedim", "moveaxis",
     "swapaxes", "swapdims", "tril", "triu", "diag", "diagonal", "diag_embed", "trace", "logspace",
