@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gradflow.backends import get_backend
-from gradflow.dtypes import DEFAULT_FLOAT, as_dtype
+from gradflow.dtypes import DEFAULT_FLOAT, as_dtype, is_floating
 from gradflow.random import rng_for
 from gradflow.tensor import Tensor
 
@@ -196,7 +196,7 @@ def _spaced(xp, start, end, steps: int, dt: np.dtype):
     integral = dt.kind in "iu"
     s, e = (_wrapped(start, dt), _wrapped(end, dt)) if integral else (dt.type(start),
                                                                        dt.type(end))
-    half = dt.kind == "f" and dt.itemsize < 4
+    half = is_floating(dt) and dt.itemsize < 4
     if steps == 1:
         return xp.full((1,), s, dtype=dt if half else "float64")
     i = xp.arange(steps, dtype="int64")
@@ -340,7 +340,7 @@ def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
 
 def _float_dtype(dtype, who: str) -> np.dtype:
     dt = as_dtype(dtype) or DEFAULT_FLOAT
-    if dt.kind != "f":
+    if not is_floating(dt):
         raise TypeError(f"{who}: dtype must be a floating dtype, got {dt}")
     return dt
 

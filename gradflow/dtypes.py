@@ -68,3 +68,56 @@ def as_dtype(dtype: Any) -> np.dtype | None:
 
 def get_default_dtype() -> np.dtype:
     return DEFAULT_FLOAT
+
+
+#: The 16-bit floating dtypes (NumPy's kind is ``"f"`` for float16 but ``"V"`` for ml_dtypes'
+#: bfloat16, so test floating-ness with :func:`is_floating`, never ``dtype.kind == "f"``).
+LOW_PRECISION = (float16, bfloat16)
+
+
+def is_floating(dtype: Any) -> bool:
+    """Whether ``dtype`` is a real floating dtype (float16, bfloat16, float32, float64)."""
+    return dtype.kind == "f" or dtype == bfloat16
+
+
+def is_inexact(dtype: Any) -> bool:
+    """Whether ``dtype`` is floating or complex (the dtypes that can carry gradients)."""
+    return dtype.kind in "fc" or dtype == bfloat16
+
+
+def is_low_precision(dtype: Any) -> bool:
+    """Whether ``dtype`` is float16 or bfloat16."""
+    return dtype.char in "eE"
+
+
+def compute_in_float32(fn):
+    """Decorate a kernel ``fn(xp, *arrays, **params)`` so that float16/bfloat16 arrays are
+    computed in float32 and its floating results stored back in the low dtype, as PyTorch's CPU
+    kernels do (float32 accumulation; NumPy's float16 matmul has no BLAS and bfloat16
+    reductions accumulate in bfloat16). Other dtypes pass through untouched."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(xp, *args, **kwargs):
+        low = None
+        for a in args:
+            dt = getattr(a, "dtype", None)
+            if dt is not None and dt.char in "eE":
+                low = dt
+                break
+        if low is None:
+            return fn(xp, *args, **kwargs)
+        args = [a.astype(float32) if getattr(a, "dtype", None) is not None
+                and a.dtype.char in "eE" else a for a in args]
+        out = fn(xp, *args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(_store(o, low) for o in out)
+        return _store(out, low)
+
+    return wrapper
+
+
+def _store(out, low):
+    if getattr(out, "dtype", None) is not None and out.dtype == float32:
+        return out.astype(low)
+    return out

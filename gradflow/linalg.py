@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.decompositions import QR, SVD, Cholesky, Det, Eigh, Inv, SlogDet, Solve, SvdVals
 from gradflow.ops.matmul import matmul
@@ -31,7 +32,7 @@ def _matrix(A, op: str, square: bool = True) -> Tensor:
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {tuple(A.shape)})")
-    if A.dtype.kind not in "f":
+    if not is_floating(A.dtype):
         raise RuntimeError(f"{op}: Expected a floating point tensor as input, got {A.dtype}; "
                            "convert it (e.g. .float())")
     return A

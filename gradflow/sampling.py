@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gradflow.dtypes import is_floating
 from gradflow.random import rng_for
 from gradflow.tensor import Tensor
 
@@ -26,7 +27,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  
     w = _input(input, "multinomial")
     if w.ndim not in (1, 2):
         raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got shape {w.shape}")
-    if w.array.dtype.kind != "f":
+    if not is_floating(w.array.dtype):
         raise RuntimeError(f"multinomial(): expected a floating-point weight tensor, got "
                            f"{w.dtype}; convert with .float()")
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
@@ -70,7 +71,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
     """1 with probability ``input`` (elementwise, in [0, 1]) else 0, in ``input``'s dtype and
     shape; with ``p`` every element uses probability ``p``."""
     x = _input(input, "bernoulli")
-    if x.array.dtype.kind != "f":
+    if not is_floating(x.array.dtype):
         raise RuntimeError(f"bernoulli(): expected a floating-point tensor, got {x.dtype}")
     xp = x._backend.xp
     prob = x.array if p is None else p
@@ -107,7 +108,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size=None, *, generator=None, dtype=
         raise RuntimeError("normal(): expected all elements of std >= 0")
     shape = xp.broadcast_shapes(xp.shape(m), xp.shape(s))
     dt = next(t.array.dtype for t in tensors)
-    if dt.kind != "f":
+    if not is_floating(dt):
         raise RuntimeError(f"normal(): expected floating-point mean/std, got {dt}")
     z = rng_for(generator, backend, "normal").standard_normal(shape)
     return Tensor._make((z * s + m).astype(dt), backend).requires_grad_(requires_grad)

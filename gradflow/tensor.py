@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from gradflow.backends import Backend, backend_of_array, cpu_backend, get_backend
-from gradflow.dtypes import DEFAULT_FLOAT, as_dtype
+from gradflow.dtypes import DEFAULT_FLOAT, as_dtype, is_floating, is_inexact
 
 
 class _Version:
@@ -257,7 +257,7 @@ class Tensor:
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use "
                                ".detach() to get a tensor outside the graph")
-        if requires_grad and self.dtype.kind not in "fc":
+        if requires_grad and not is_inexact(self.dtype):
             raise RuntimeError(f"only floating-point tensors can require gradients, this one is "
                                f"{self.dtype}; convert it first with .to(dtype='float32')")
         self._requires_grad = bool(requires_grad)
@@ -530,7 +530,7 @@ class Tensor:
         extra = []
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
-        if self.dtype != DEFAULT_FLOAT and self.dtype.kind == "f":
+        if self.dtype != DEFAULT_FLOAT and is_floating(self.dtype):
             extra.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn={self.grad_fn!r}")
@@ -962,7 +962,7 @@ def _check_inplace_result(self: Tensor, result: Tensor) -> None:
                            "not grow the tensor being updated); write it out of place")
     # a cast within a kind (float64 into float32) or of a real result into a float tensor
     castable = result.dtype.kind == self.dtype.kind or (
-        self.dtype.kind in "fc" and result.dtype.kind in "biuf")
+        is_inexact(self.dtype) and result.dtype.kind in "biuf")
     if not castable:
         raise RuntimeError(f"in-place operation: result type {result.dtype} can't be cast to "
                            f"the tensor's dtype {self.dtype}; write it out of place or convert "

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from gradflow.autograd.function import Context, check_finite_backward
 from gradflow.autograd.grad_mode import _State
+from gradflow.dtypes import is_inexact
 from gradflow.tensor import Tensor
 
 
@@ -377,7 +378,7 @@ def _checked(node: Context, result, method: str, backend) -> tuple:
         if g.shape != shape:
             raise RuntimeError(f"{node.fn.__name__}.{method} returned a gradient of shape "
                                f"{tuple(g.shape)} for an input of shape {shape}")
-        if g.dtype != dtype and dtype.kind in "fc":  # a gradient takes its input's dtype
+        if g.dtype != dtype and is_inexact(dtype):  # a gradient takes its input's dtype
             g = g.astype(dtype) if backend is not None else g.to(dtype=dtype)
         out.append(g)
     return out

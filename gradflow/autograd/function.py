@@ -21,6 +21,7 @@ import traceback
 from typing import Any
 
 from gradflow.autograd.grad_mode import _State
+from gradflow.dtypes import is_inexact
 from gradflow.tensor import Tensor, _Version
 
 # What a saved entry refers to: an input Tensor of the call, one of the call's outputs, or any
@@ -300,7 +301,7 @@ def _raise_mixed_devices(cls, args):
 def _check_finite_forward(cls, args, outs, backend):
     xp = backend.xp
     for i, o in enumerate(outs):
-        if o is None or o.dtype.kind not in "fc":
+        if o is None or not is_inexact(o.dtype):
             continue
         if not bool(xp.isfinite(o).all()):
             shapes = [tuple(a.shape) if isinstance(a, Tensor) else repr(a) for a in args]
@@ -314,7 +315,7 @@ def check_finite_backward(node: Context, grads) -> None:
     """Anomaly mode: name the node whose backward (or vjp) returned NaN or inf."""
     xp = node.backend.xp
     for i, g in enumerate(grads):
-        if g is None or g.dtype.kind not in "fc":
+        if g is None or not is_inexact(g.dtype):
             continue
         if isinstance(g, Tensor):
             g = g.array

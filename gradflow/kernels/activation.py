@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from gradflow.dtypes import is_floating
 from gradflow.kernels import kernel
 from gradflow.kernels.elementwise import erf
 
@@ -55,7 +56,7 @@ def leaky_relu_backward(xp, g, x, negative_slope=0.01):
 def sigmoid(xp, x):
     """1/(1 + e^{−x}) computed in place on a clipped copy: |x| ≤ 88 (float32) or 708 (float64)
     keeps e^{−x} finite, and σ at the clip points is already 0 or 1 to working precision."""
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         x = x.astype("float32")
     lim = 88.0 if x.dtype.itemsize <= 4 else 708.0
     y = xp.clip(x, -lim, lim, out=xp.empty_like(x))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from functools import cache
 
+from gradflow.dtypes import is_inexact
 from gradflow.kernels import kernel
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -51,7 +52,7 @@ def _small_power(xp, a, b):
     (``pow`` with a float exponent runs a general exp/log loop, ~2-8x slower than the
     products, and ``x ** 2`` is in every MSE, norm and variance); None for other exponents."""
     if b.__class__ not in (int, float) or getattr(a, "dtype", None) is None or \
-            a.dtype.kind not in "fc":
+            not is_inexact(a.dtype):
         return None
     if b == 2:
         return a * a

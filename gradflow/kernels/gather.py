@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from gradflow.dtypes import is_floating
 from gradflow.kernels import kernel
 
 
@@ -32,7 +33,7 @@ def _identity(xp, dtype, reduce):
     """The neutral element of ``reduce`` for ``dtype`` (-inf/+inf or the integer limits)."""
     if reduce == "prod":
         return 1
-    if dtype.kind == "f":
+    if is_floating(dtype):
         return -float("inf") if reduce == "amax" else float("inf")
     if dtype.kind == "b":
         return reduce == "amin"

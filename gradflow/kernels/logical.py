@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from gradflow.dtypes import is_inexact
 from gradflow.kernels import kernel
 
 
@@ -29,7 +30,7 @@ def torch_isclose(xp, a, b, rtol, atol, equal_nan):
     only with ``equal_nan``. Integers and bools are compared in float32 (PyTorch's default
     float)."""
     close = a == b
-    if equal_nan and a.dtype.kind in "fc":
+    if equal_nan and is_inexact(a.dtype):
         close |= xp.isnan(a) & xp.isnan(b)
     if rtol == 0 and atol == 0:
         return close

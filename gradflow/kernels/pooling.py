@@ -18,11 +18,12 @@ from __future__ import annotations
 import itertools
 import math
 
+from gradflow.dtypes import is_floating
 from gradflow.kernels import kernel
 
 
 def _lowest(xp, dtype):
-    return -math.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+    return -math.inf if is_floating(dtype) else xp.iinfo(dtype).min
 
 
 def _vec(xp, values, axis: int, nd: int):
@@ -67,7 +68,7 @@ def _offsets(kshape, stride, dilation, oshape):
 def _update(xp, best, idx, v, flat):
     """best, idx ← v, flat where v > best or v is NaN (PyTorch's rule: first max, NaN wins)."""
     take = v > best
-    if v.dtype.kind == "f":
+    if is_floating(v.dtype):
         take |= v != v
     xp.copyto(best, v, where=take)
     xp.copyto(idx, flat, where=take)
@@ -98,7 +99,7 @@ def max_pool_forward(xp, x, kshape, stride, pad, dilation, oshape):
         xp.copyto(idx, flat(offs), where=xpad[sl] == best)
     first = [st + xp.maximum(-st + d - 1, 0) // d * d for st, d in zip(starts, dilation)]
     xp.copyto(idx, _flat(xp, first, spatial), where=best == low)
-    if x.dtype.kind == "f":
+    if is_floating(x.dtype):
         nan = best != best
         if xp.__name__ != "numpy" or nan.any():  # no host sync on a GPU: always run the pass
             for offs, sl in offsets:
@@ -168,7 +169,7 @@ def _divisor(xp, spatial, kshape, stride, pad, oshape, count_include_pad, diviso
 
 
 def _divide(xp, s, div, dtype):
-    if dtype.kind == "f":
+    if is_floating(dtype):
         return (s / div.astype(dtype)).astype(dtype, copy=False)
     q = xp.abs(s) // xp.abs(div)  # C++ integer division: truncation toward zero
     return (xp.sign(s) * xp.sign(div) * q).astype(dtype, copy=False)
@@ -181,7 +182,7 @@ def avg_pool_forward(xp, x, kshape, stride, pad, oshape, count_include_pad, divi
     ones = (1,) * len(kshape)
     xpad = _padded(xp, x, pad, _high(spatial, kshape, stride, pad, ones, oshape), 0)
     acc = xp.zeros(x.shape[:2] + tuple(oshape),
-                   dtype=x.dtype if x.dtype.kind == "f" else xp.int64)
+                   dtype=x.dtype if is_floating(x.dtype) else xp.int64)
     for _, sl in _offsets(kshape, stride, ones, oshape):
         acc += xpad[sl]
     div = _divisor(xp, spatial, kshape, stride, pad, oshape, count_include_pad, divisor_override)

@@ -6,6 +6,7 @@ A scan whose ufunc has no ``accumulate`` on the backend runs as a Hillis-Steele 
 
 from __future__ import annotations
 
+from gradflow.dtypes import is_inexact
 from gradflow.kernels import kernel
 
 
@@ -67,7 +68,7 @@ def scan_cumextremum(xp, a, axis: int, larger: bool):
     and a NaN is the extremum from where it appears (a later NaN takes over the index)."""
     values = _accumulate(xp, xp.maximum if larger else xp.minimum, a, axis)
     hit = a == values
-    if a.dtype.kind in "fc":
+    if is_inexact(a.dtype):
         hit |= xp.isnan(a)
     shape = [1] * a.ndim
     shape[axis] = a.shape[axis]

@@ -3,6 +3,7 @@ keeps tied elements in their original order too)."""
 
 from __future__ import annotations
 
+from gradflow.dtypes import is_inexact
 from gradflow.kernels import kernel
 
 
@@ -45,7 +46,7 @@ def mode_rows(xp, a):
     s = xp.take_along_axis(a, order, 1)
     new = xp.ones(a.shape, dtype=bool)
     new[:, 1:] = s[:, 1:] != s[:, :-1]
-    if a.dtype.kind in "fc":  # NaNs count as one value (as PyTorch)
+    if is_inexact(a.dtype):  # NaNs count as one value (as PyTorch)
         nan = xp.isnan(s)
         new[:, 1:] &= ~(nan[:, 1:] & nan[:, :-1])
     run = xp.cumsum(new.reshape(-1)) - 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from gradflow.dtypes import is_floating
 from gradflow.random import Generator, rng_for
 from gradflow.tensor import Tensor
 
@@ -72,7 +73,7 @@ def _calculate_correct_fan(t: Tensor, mode: str) -> int:
 
 def _draw_dtype(t: Tensor):
     """Generators draw float32/float64 only; half precision is drawn in float64 and cast."""
-    return t.dtype if t.dtype.kind == "f" and t.dtype.itemsize >= 4 else "float64"
+    return t.dtype if is_floating(t.dtype) and t.dtype.itemsize >= 4 else "float64"
 
 
 def _write(t: Tensor, values) -> Tensor:
@@ -84,7 +85,7 @@ def _write(t: Tensor, values) -> Tensor:
 def _check_float(t: Tensor, fn: str) -> None:
     if not isinstance(t, Tensor):
         raise TypeError(f"nn.init.{fn}: expected a Tensor, got {type(t).__name__}")
-    if t.dtype.kind != "f":
+    if not is_floating(t.dtype):
         raise TypeError(f"nn.init.{fn}: random initialization needs a floating-point tensor, "
                         f"got {t.dtype}")
 

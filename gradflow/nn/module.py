@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow.backends import backend_of_array, get_backend, parse_device
-from gradflow.dtypes import as_dtype
+from gradflow.dtypes import as_dtype, is_inexact
 from gradflow.nn.parameter import Parameter
 from gradflow.tensor import Tensor
 
@@ -308,7 +308,7 @@ class Module:
         device, dtype = _split_to_args(device, dtype)
         backend = get_backend(device) if device is not None else None
         dt = as_dtype(dtype)
-        if dt is not None and dt.kind not in "fc":
+        if dt is not None and not is_inexact(dt):
             raise TypeError(f"Module.to: dtype must be a floating-point dtype, got {dt}")
         for m in self.modules():
             for reg in (m._parameters, m._buffers):
@@ -427,7 +427,7 @@ def _move_(t: Tensor, backend, dtype) -> None:
     new_backend = backend if backend is not None else old
     if new_backend is not old:
         data = new_backend.from_host(old.to_host(data))
-    if dtype is not None and data.dtype.kind in "fc" and data.dtype != dtype:
+    if dtype is not None and is_inexact(data.dtype) and data.dtype != dtype:
         data = data.astype(dtype)
     if data is not t.array:
         t.array = data

@@ -8,10 +8,10 @@ float32, ``float32 tensor + float64 zero-dim tensor`` stays float32, ``int32 ten
 
 from __future__ import annotations
 
-from gradflow.dtypes import DEFAULT_FLOAT, bool_, complex64, complex128, int64
+from gradflow.dtypes import DEFAULT_FLOAT, bool_, complex64, complex128, float32, int64
 from gradflow.tensor import Tensor
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3, "V": 2}  # "V": ml_dtypes' bfloat16
 
 
 def promote_types(a, b):
@@ -23,11 +23,13 @@ def promote_types(a, b):
     ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
     if ca != cb:
         hi, lo = (a, b) if ca > cb else (b, a)
-        if hi.kind == "c" and lo.kind == "f" and lo.itemsize * 2 > hi.itemsize:
+        if hi.kind == "c" and ca + cb == 5 and lo.itemsize * 2 > hi.itemsize:
             return complex128
         return hi
-    if a.kind == "f":
-        return a if a.itemsize >= b.itemsize else b
+    if ca == 2:  # float16 with bfloat16 gives float32, as PyTorch
+        if a.itemsize == b.itemsize:
+            return float32
+        return a if a.itemsize > b.itemsize else b
     return (a.type(0) + b.type(0)).dtype  # NumPy's integer promotion is PyTorch's
 
 
@@ -42,15 +44,19 @@ def _scalar_dtype(x):
 
 
 def _combine(higher, lower):
-    """torch's combine_categories: a lower tier counts only when it is a float (or complex)
-    above an integer/bool tier, or when the higher tier is bool."""
+    """torch's combine_categories: a lower tier counts only when its category (bool < int <
+    float < complex) is above the higher tier's; a complex number with a float tensor takes the
+    tensor's width (complex64 for float16/bfloat16/float32: gradflow has no complex32)."""
     if higher is None:
         return lower
-    if lower is None or higher.kind in "cf":
+    if lower is None:
         return higher
-    if higher.kind == "b" or lower.kind in "fc":
-        return promote_types(higher, lower)
-    return higher
+    ch, cl = _CATEGORY[higher.kind], _CATEGORY[lower.kind]
+    if cl <= ch:
+        return higher
+    if ch == 2:
+        return complex128 if higher.itemsize == 8 else complex64
+    return promote_types(higher, lower)
 
 
 def result_dtype(op: str, *operands, floating: bool = False):

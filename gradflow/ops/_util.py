@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from gradflow.backends import backend_of_array
+from gradflow.dtypes import is_floating
 from gradflow.tensor import Tensor
 
 _PY_SCALARS = frozenset((float, int, bool, complex))
@@ -58,7 +59,7 @@ def as_operand(x, like: Tensor | None = None):
         from gradflow.creation import tensor
 
         return tensor(x, device=like.device if like is not None else None,
-                      dtype=like.dtype if like is not None and like.dtype.kind == "f" else None)
+                      dtype=like.dtype if like is not None and is_floating(like.dtype) else None)
     raise TypeError(f"unsupported operand of type {type(x).__name__}; expected a Tensor, a "
                     "number or an array")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.activation import softmax
 from gradflow.ops.dropout import dropout
@@ -41,7 +42,7 @@ def _check(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) -> None:
         raise RuntimeError(f"{_OP}: expected query, key, and value to have the same dtype, but "
                            f"got query.dtype: {query.dtype} key.dtype: {key.dtype} and "
                            f"value.dtype: {value.dtype} instead")
-    if query.dtype.kind != "f":
+    if not is_floating(query.dtype):
         raise RuntimeError(f"{_OP}: expected floating-point query, key and value, got "
                            f"{query.dtype}")
     if query.shape[-1] != key.shape[-1]:

@@ -9,6 +9,7 @@ three ops and every derivative order is exact (kernels in :mod:`gradflow.kernels
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import int_tuple, tensor_arg
 from gradflow.tensor import Tensor
 
@@ -125,7 +126,7 @@ def _check_operands(op: str, x, w, b, nd: int, *, transposed: bool) -> bool:
         if t is not None and t.dtype != x.dtype:
             raise RuntimeError(f"{op}: input ({x.dtype}) and {name} ({t.dtype}) must have the "
                                f"same dtype; convert one (e.g. .float())")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: expected a floating-point input, got {x.dtype}; use .float()")
     return x.ndim == nd + 1
 

@@ -8,6 +8,7 @@ import collections
 import numbers
 from typing import Any
 
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.tensor import Tensor
 
@@ -170,7 +171,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,  # noqa: A00
 
 def _float_input(op: str, input: Tensor) -> None:  # noqa: A002
     tensor_arg(input, op)
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise NotImplementedError(f"{op}(): not implemented for {input.dtype} input; convert "
                                   "it to a floating dtype first (.float())")
 
@@ -266,7 +267,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     tensor_arg(input, op)
     xp, b = input._backend.xp, input._backend
     a = input.array
-    if a.dtype.kind == "f":
+    if is_floating(a.dtype):
         raise NotImplementedError(f"{op}(): not implemented for {a.dtype} input; pass integers")
     if a.ndim != 1 or a.dtype.kind not in "iub" or (a.size and int(a.min()) < 0):
         raise RuntimeError(f"{op}(): only 1-d non-negative integral inputs are supported, got "

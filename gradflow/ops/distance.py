@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.ops.math import abs as abs_
 from gradflow.ops.math import clip, sqrt, where
@@ -23,7 +24,7 @@ _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
 
 
 def _float(x: Tensor, op: str, name: str) -> Tensor:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: expected a floating-point tensor for '{name}', got "
                            f"{x.dtype}; convert it with .float() or .double()")
     return x
@@ -114,7 +115,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     tensor_arg(x1, op, "x1")
     tensor_arg(x2, op, "x2")
     _same_device(x1, x2, op)
-    if x1.dtype.kind != "f" and x2.dtype.kind != "f":
+    if not is_floating(x1.dtype) and not is_floating(x2.dtype):
         raise RuntimeError(f"{op}: expected common dtype to be floating point, yet common "
                            f"dtype of x1 ({x1.dtype}) and x2 ({x2.dtype}) is not; convert them "
                            "with .float()")
@@ -194,7 +195,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
         if x.ndim < 2:
             raise RuntimeError(f"{op}: cdist only supports at least 2D tensors, {name} got: "
                                f"{x.ndim}D (shape {tuple(x.shape)})")
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             raise RuntimeError(f"{op}: cdist only supports floating-point dtypes, {name} got: "
                                f"{x.dtype}")
     if x1.shape[-1] != x2.shape[-1]:

@@ -10,6 +10,7 @@ import numbers
 
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
+from gradflow.dtypes import is_floating
 from gradflow.ops.shape import sum_to
 from gradflow.tensor import Tensor, refuse_leaf_inplace
 
@@ -111,7 +112,7 @@ def _convert_item(a: Tensor, item):
         if item._backend is not a._backend:
             raise RuntimeError(f"getitem: index tensor is on {item.device} but the indexed tensor "
                                f"is on {a.device}")
-        if item.dtype.kind == "f":
+        if is_floating(item.dtype):
             raise IndexError("getitem: tensors used as indices must be integer or bool, got "
                              f"{item.dtype}")
         return item.array

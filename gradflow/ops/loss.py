@@ -19,6 +19,7 @@ import warnings
 
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
+from gradflow.dtypes import is_floating
 from gradflow.ops.activation import log_softmax, sigmoid, softmax, softplus
 from gradflow.ops.indexing import GetItem
 from gradflow.ops.math import abs as abs_
@@ -57,7 +58,7 @@ def _as_tensor_like(t, like: Tensor, op: str = "loss", name: str = "target") -> 
                                f"move both to one device")
     else:
         t = Tensor.wrap(like._backend.asarray(t), like._backend)
-    if t.dtype.kind == "f" and like.dtype.kind == "f" and t.dtype != like.dtype:
+    if is_floating(t.dtype) and is_floating(like.dtype) and t.dtype != like.dtype:
         t = t.to(dtype=like.dtype)
     return t
 
@@ -299,7 +300,7 @@ class SquaredError(_PairLoss):
 
 # --- class-index targets ---------------------------------------------------------------------
 def _class_input(x: Tensor, op: str) -> None:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: input must be a floating-point tensor, got {x.dtype}; "
                            "convert it with .float()")
     if x.ndim < 1:
@@ -406,7 +407,7 @@ def _weighted_nll(logp: Tensor, target, valid, weight: Tensor | None, smoothing:
 
 def _probability_loss(x: Tensor, q: Tensor, weight, ignore_index: int, reduction: str,
                       smoothing: float, op: str) -> Tensor:
-    if q.dtype.kind != "f":
+    if not is_floating(q.dtype):
         raise RuntimeError(f"{op}: Expected floating point type for target with class "
                            f"probabilities, got {q.dtype} (a target of the input's shape "
                            f"{x.shape} holds probabilities; class indices have shape "
@@ -589,7 +590,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
     if target.shape != z.shape:
         raise ValueError(f"{op}: Target size {target.shape} must be the same as input size "
                          f"{z.shape}")
-    if target.dtype.kind != "f":
+    if not is_floating(target.dtype):
         target = target.to(dtype=z.dtype)
     w = _binary_weight(weight, z, op)
     pw = _binary_weight(pos_weight, z, op, "pos_weight")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from gradflow.dtypes import is_floating
 from gradflow.ops.activation import relu, softplus
 from gradflow.ops.distance import pairwise_distance
 from gradflow.ops.indexing import GetItem
@@ -212,7 +213,7 @@ def _class_rows(x: Tensor, op: str) -> Tensor:
     if x.ndim > 2 or (x.ndim == 2 and x.shape[1] == 0) or (x.ndim == 1 and x.shape[0] == 0):
         raise LossArgumentError(f"{op}: Expected non-empty vector or matrix with optional 0-dim "
                                 f"batch size, but got: {tuple(x.shape)}; pass (C,) or (N, C)")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise RuntimeError(f"{op}: input must be a floating-point tensor, got {x.dtype}; "
                            "convert it with .float()")
     return reshape(x, (1, 1) if x.ndim == 0 else (1,) + tuple(x.shape) if x.ndim == 1 else

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_floating
 from gradflow.ops._promote import result_dtype
 from gradflow.ops._util import as_float, as_operand, is_scalar, operand_arg, tensor_arg
 from gradflow.ops.arithmetic import _Binary, operands
@@ -346,7 +347,7 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A001, A002
         if b is not None and not isinstance(b, Tensor) and not is_scalar(b):
             raise TypeError(f"clamp(): argument '{name}' must be a number or a Tensor, got "
                             f"{type(b).__name__}")
-    if input.dtype.kind == "f" and not isinstance(min, Tensor) and not isinstance(max, Tensor) \
+    if is_floating(input.dtype) and not isinstance(min, Tensor) and not isinstance(max, Tensor) \
             and not isinstance(min, complex) and not isinstance(max, complex):
         return Clip.apply(input, min, max)  # the hot path: float input, number bounds
     dtype = result_dtype("clamp", input, min, max)
@@ -372,7 +373,7 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:  # noqa: A002
     tensor_arg(input, "lerp")
     tensor_arg(end, "lerp", "end")
     for name, t in (("input", input), ("end", end), ("weight", weight)):
-        if isinstance(t, Tensor) and t.dtype.kind != "f":
+        if isinstance(t, Tensor) and not is_floating(t.dtype):
             raise NotImplementedError(f"lerp: argument '{name}' has dtype {t.dtype}; lerp is "
                                       "implemented for floating point tensors only (convert "
                                       "with .float())")

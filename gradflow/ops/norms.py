@@ -12,6 +12,7 @@ of absolute column/row sums, ``'nuc'``/``±2`` reduce the singular values (:mod:
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_inexact
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.ops.math import abs as _abs
 from gradflow.ops.math import where
@@ -78,12 +79,12 @@ def _float_input(x: Tensor, op: str, dtype) -> Tensor:
         from gradflow.dtypes import as_dtype
 
         dtype = as_dtype(dtype)
-        if dtype is None or dtype.kind not in "fc":
+        if dtype is None or not is_inexact(dtype):
             raise RuntimeError(f"{op}: dtype should be floating point or complex, got {dtype}")
-        if x.dtype.kind in "fc" and x.dtype != dtype and x.dtype.itemsize > dtype.itemsize:
+        if is_inexact(x.dtype) and x.dtype != dtype and x.dtype.itemsize > dtype.itemsize:
             raise RuntimeError(f"{op}: the dtype ({dtype}) must not be narrower than the "
                                f"input's ({x.dtype})")
-    if x.dtype.kind not in "fc":
+    if not is_inexact(x.dtype):
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{x.dtype}; convert it (e.g. .float())")
     if x.dtype.kind == "c" or (dtype is not None and dtype.kind == "c"):

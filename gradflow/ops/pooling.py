@@ -14,6 +14,7 @@ import math
 import numbers
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.matmul import matmul
 from gradflow.tensor import Tensor
@@ -175,7 +176,7 @@ def _input(x, op: str, nd: int, *, adaptive: bool = False) -> bool:
 
 
 def _float_only(x, op: str) -> None:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise NotImplementedError(f"{op}: not implemented for {x.dtype} input (PyTorch has no "
                                   "integer kernel for it); convert it with .float()")
 

@@ -5,6 +5,7 @@ finite, 0 elsewhere), and ``all``/``any`` over ``dim`` (an int or a tuple) with 
 
 from __future__ import annotations
 
+from gradflow.dtypes import is_inexact
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.ops.math import Where, inplace
 from gradflow.tensor import Tensor, tensor_methods
@@ -22,7 +23,7 @@ def isnan(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
 def isinf(input: Tensor) -> Tensor:  # noqa: A002
     tensor_arg(input, "isinf")
     xp = input._backend.xp
-    if input.dtype.kind not in "fc":
+    if not is_inexact(input.dtype):
         return _bool(input, xp.zeros(input.shape, bool))
     return _bool(input, xp.isinf(input.array))
 
@@ -46,7 +47,7 @@ def isneginf(input: Tensor) -> Tensor:  # noqa: A002
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
     tensor_arg(input, "isfinite")
     xp = input._backend.xp
-    if input.dtype.kind not in "fc":
+    if not is_inexact(input.dtype):
         return _bool(input, xp.ones(input.shape, bool))
     return _bool(input, xp.isfinite(input.array))
 
@@ -57,7 +58,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # 
     largest/lowest finite value, as PyTorch); integer and bool tensors are copied. The gradient
     is g where the input is finite, 0 elsewhere."""
     tensor_arg(input, "nan_to_num")
-    if input.dtype.kind not in "fc":
+    if not is_inexact(input.dtype):
         return Tensor._make(input.array.copy(), input._backend)
     xp = input._backend.xp
     a = input.array

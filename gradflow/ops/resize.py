@@ -22,6 +22,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.tensor import Tensor
 
@@ -124,7 +125,7 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,  # noqa:
     if mode in _LINEAR and x.ndim != _LINEAR[mode]:
         raise NotImplementedError(f"interpolate(): Got {x.ndim}D input, but {mode} mode needs "
                                   f"{_LINEAR[mode]}D input (input shape {x.shape})")
-    if mode in _LINEAR and x.array.dtype.kind != "f":
+    if mode in _LINEAR and not is_floating(x.array.dtype):
         raise NotImplementedError(f"interpolate(): {mode} mode needs a floating-point input, got "
                                   f"dtype {x.dtype}; convert with .float()")
     if size is not None and scale_factor is not None:

@@ -12,6 +12,7 @@ derivative (an error at backward, as in PyTorch).
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_floating
 from gradflow.ops._promote import result_dtype
 from gradflow.ops._util import as_operand, is_scalar, operand_arg, tensor_arg
 from gradflow.ops.arithmetic import _Binary, operands, sub
@@ -154,7 +155,7 @@ fix = trunc
 def frac(input: Tensor) -> Tensor:  # noqa: A002
     """x − trunc(x) (the sign of x); gradient 1. Floating point tensors only (as PyTorch)."""
     tensor_arg(input, "frac")
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise NotImplementedError(f"frac: not implemented for {input.dtype} tensors (as "
                                   "PyTorch); integers have no fractional part")
     return sub(input, Trunc.apply(input))
@@ -187,7 +188,7 @@ def _binary(input, other, op: str, *, tensor_input: bool = False) -> tuple:
         a = a.to(dtype=dtype)
     if isinstance(b, Tensor) and b.dtype != dtype:
         b = b.to(dtype=dtype)
-    if dtype.kind == "f":  # an int number with a float tensor: keep the number weak
+    if is_floating(dtype):  # an int number with a float tensor: keep the number weak
         a = float(a) if is_scalar(a) and not isinstance(a, complex) else a
         b = float(b) if is_scalar(b) and not isinstance(b, complex) else b
     return a, b

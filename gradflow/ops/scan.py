@@ -19,6 +19,7 @@ import numbers
 
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import is_grad_enabled
+from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.math import exp
 from gradflow.ops.shape import _dim, concatenate
@@ -177,7 +178,7 @@ def cummin(input: Tensor, dim=None, *, axis=None):  # noqa: A002
 def logcumsumexp(input: Tensor, dim=None, *, axis=None) -> Tensor:  # noqa: A002
     """y_j = log sum_{i<=j} exp(x_i) along ``dim``, stable for large and small x."""
     d = _scan_dim(input, dim, axis, "logcumsumexp")
-    if input.dtype.kind not in "f":
+    if not is_floating(input.dtype):
         raise NotImplementedError(f"logcumsumexp: not implemented for {input.dtype} inputs; "
                                   "convert first, e.g. x.float()")
     if input.ndim == 0:

@@ -9,6 +9,7 @@ gradient.
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
+from gradflow.dtypes import is_inexact
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.tensor import Tensor
 
@@ -99,11 +100,11 @@ class Cast(Function):
 
     @staticmethod
     def vjp(ctx, g):
-        return ctx.k.cast(g, ctx.in_dtype) if ctx.in_dtype.kind in "fc" else None
+        return ctx.k.cast(g, ctx.in_dtype) if is_inexact(ctx.in_dtype) else None
 
     @staticmethod
     def backward(ctx, g):
-        return cast(g, ctx.in_dtype) if ctx.in_dtype.kind in "fc" else None
+        return cast(g, ctx.in_dtype) if is_inexact(ctx.in_dtype) else None
 
 
 class ToDevice(Function):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 
+from gradflow.dtypes import is_inexact
 from gradflow.ops._util import norm_axes, tensor_arg
 from gradflow.ops.indexing import GetItem
 from gradflow.tensor import Tensor
@@ -115,7 +116,7 @@ def _median(name: str, input, dim, keepdim: bool, skip_nan: bool):  # noqa: A002
     arr = a.array
     n = arr.shape[d]
     order = k.sort_indices(arr, d)
-    if arr.dtype.kind in "fc":
+    if is_inexact(arr.dtype):
         nans = xp.isnan(arr).sum(axis=d, keepdims=True)
     else:
         nans = xp.zeros((1,) * arr.ndim, dtype="int64")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradflow.autograd.grad_mode import enable_grad, no_grad
+from gradflow.dtypes import is_floating
 from gradflow.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -219,7 +220,7 @@ def _check_param(name: str, p: Any, i: int, index: int) -> None:
         raise ValueError(f"{name}: can't optimize a non-leaf tensor: params[{i}] of group "
                          f"{index} (shape {p.shape}) was computed by {p.grad_fn!r}; optimize the "
                          "leaf it came from, or make a new leaf with nn.Parameter(t.detach())")
-    if p.dtype.kind != "f":
+    if not is_floating(p.dtype):
         raise TypeError(f"{name}: params[{i}] of group {index} has dtype {p.dtype}; only "
                         "floating-point tensors can be optimized")
 
@@ -244,7 +245,7 @@ def _load_value(name: str, value: Any, p: Tensor, index: Any, key: str) -> Any:
     if shape != p.shape:
         raise ValueError(f"{name}: state[{index}][{key!r}] has shape {shape}, but parameter "
                          f"{index} has shape {p.shape}")
-    dtype = p.dtype if value.dtype.kind == "f" else value.dtype
+    dtype = p.dtype if is_floating(value.dtype) else value.dtype
     return Tensor(value, dtype=dtype, device=p.device)
 
 
