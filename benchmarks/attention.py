@@ -1,6 +1,11 @@
-"""scaled_dot_product_attention forward + backward: gradflow (composed) vs PyTorch eager (CPU).
+"""scaled_dot_product_attention forward + backward, and a Transformer encoder layer's training
+step: gradflow (composed) vs PyTorch eager (CPU).
 
-    OMP_NUM_THREADS=1 python benchmarks/attention.py [--seq 64 128 256] [--repeats 9]
+    OMP_NUM_THREADS=1 python benchmarks/attention.py [--seq 64 128 256] [--repeats 9] [--layer]
+
+``--layer``: one step (zero_grad, forward, MSE loss, backward, Adam) of
+``TransformerEncoderLayer(256, 8, 1024, dropout=0, batch_first=True, norm_first=True)`` on
+``(8, L, 256)`` inputs, the same initial weights in both frameworks (torch's state_dict loaded).
 
 Batch 8, 8 heads, head dim 64, float32; ``y = sdpa(q, k, v); y.backward(g)`` with and without
 ``is_causal``. The two frameworks are timed alternately (one call each per round) so machine
@@ -29,10 +34,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seq", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--layer", action="store_true", help="time the encoder layer's step instead")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads "
           f"{torch.get_num_threads()}")
+    if args.layer:
+        return layer_steps(torch, args.seq, args.repeats)
     print("| L | causal | torch ms | gradflow ms | ratio |\n|---|---|---|---|---|")
     for L in args.seq:
         rng = np.random.default_rng(0)
@@ -63,6 +71,54 @@ def main() -> None:
             a, b = statistics.median(times["torch"]), statistics.median(times["gf"])
             print(f"| {L} | {causal} | {a * 1e3:.1f} | {b * 1e3:.1f} | {b / a:.2f} |",
                   flush=True)
+
+
+def _alternate(fns: dict, repeats: int) -> dict:
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def layer_steps(torch, seqs, repeats: int) -> None:
+    print("| L | torch ms | gradflow ms | ratio |\n|---|---|---|---|")
+    for L in seqs:
+        t = _alternate(_layer_step_fns(torch, L), repeats)
+        print(f"| {L} | {t['torch'] * 1e3:.1f} | {t['gf'] * 1e3:.1f} | "
+              f"{t['gf'] / t['torch']:.2f} |", flush=True)
+
+
+def _layer_step_fns(torch, L: int) -> dict:
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(256, 8, 1024, dropout=0.0, batch_first=True,
+                                          norm_first=True)
+    gl = gf.nn.TransformerEncoderLayer(256, 8, 1024, dropout=0.0, batch_first=True,
+                                       norm_first=True)
+    gl.load_state_dict({k: gf.tensor(v.detach().numpy()) for k, v in tl.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, L, 256)).astype(np.float32)
+    y = rng.standard_normal((8, L, 256)).astype(np.float32)
+    topt, gopt = torch.optim.Adam(tl.parameters(), 1e-4), gf.optim.Adam(gl.parameters(), 1e-4)
+    tx, ty, gx, gy = torch.tensor(x), torch.tensor(y), gf.tensor(x), gf.tensor(y)
+    with torch.no_grad():
+        np.testing.assert_allclose(gl(gx).numpy(), tl(tx).numpy(), rtol=1e-4, atol=1e-4)
+
+    def run_torch():
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(tl(tx), ty).backward()
+        topt.step()
+
+    def run_gf():
+        gopt.zero_grad()
+        gf.nn.functional.mse_loss(gl(gx), gy).backward()
+        gopt.step()
+
+    return {"torch": run_torch, "gf": run_gf}
 
 
 if __name__ == "__main__":
