@@ -327,10 +327,16 @@ class Tensor:
     def to(self, device: Any = None, dtype: Any = None) -> Tensor:
         """This tensor on ``device`` and/or with ``dtype`` (self when nothing changes).
 
-        Differentiable: gradients flow back across the copy.
+        As torch: ``t.to(dtype)``, ``t.to(device, dtype)`` and ``t.to(other)`` (other's device
+        and dtype). Differentiable: gradients flow back across the copy.
         """
         from gradflow.ops.shape import cast, to_device
 
+        if isinstance(device, Tensor):  # t.to(other): other's device and dtype
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        elif isinstance(device, np.dtype) or (isinstance(device, type)
+                                              and issubclass(device, np.generic)):
+            device, dtype = None, device  # t.to(gf.float16), as torch's to(dtype)
         out = self
         if device is not None:
             backend = get_backend(device)
@@ -525,7 +531,10 @@ class Tensor:
 
     # --- representation ---------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50,
+        host = self.numpy()
+        if host.dtype.char in "eE":  # float16/bfloat16 print as their float32 values (as torch)
+            host = host.astype(np.float32)
+        body = np.array2string(host, separator=", ", precision=4, threshold=50,
                                prefix="tensor(")
         extra = []
         if self.device != "cpu":

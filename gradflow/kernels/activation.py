@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from gradflow.dtypes import is_floating
+from gradflow.dtypes import compute_in_float32, is_floating
 from gradflow.kernels import kernel
 from gradflow.kernels.elementwise import erf
 
@@ -53,6 +53,7 @@ def leaky_relu_backward(xp, g, x, negative_slope=0.01):
 
 
 @kernel
+@compute_in_float32
 def sigmoid(xp, x):
     """1/(1 + e^{−x}) computed in place on a clipped copy: |x| ≤ 88 (float32) or 708 (float64)
     keeps e^{−x} finite, and σ at the clip points is already 0 or 1 to working precision."""
@@ -68,6 +69,7 @@ def sigmoid(xp, x):
 
 
 @kernel
+@compute_in_float32
 def sigmoid_backward(xp, g, y):
     """dσ/dx = σ(1 − σ)."""
     t = xp.subtract(1, y, out=xp.empty_like(y))
@@ -91,12 +93,14 @@ def tanh_backward(xp, g, y):
 
 
 @kernel
+@compute_in_float32
 def softplus(xp, x):
     """log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})."""
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 @kernel
+@compute_in_float32
 def softplus_backward(xp, g, x):
     """d softplus/dx = σ(x) (the stable sigmoid)."""
     t = sigmoid(xp, x)
@@ -105,6 +109,7 @@ def softplus_backward(xp, g, x):
 
 
 @kernel
+@compute_in_float32
 def gelu(xp, x, approximate="none"):
     if approximate == "tanh":
         t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
@@ -113,6 +118,7 @@ def gelu(xp, x, approximate="none"):
 
 
 @kernel
+@compute_in_float32
 def gelu_backward(xp, g, x, approximate="none"):
     if approximate == "tanh":
         t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
@@ -124,6 +130,7 @@ def gelu_backward(xp, g, x, approximate="none"):
 
 
 @kernel
+@compute_in_float32
 def softmax(xp, x, axis=-1):
     e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
     e /= xp.sum(e, axis=axis, keepdims=True)
@@ -131,6 +138,7 @@ def softmax(xp, x, axis=-1):
 
 
 @kernel
+@compute_in_float32
 def softmax_backward(xp, g, y, axis=-1):
     """dL/dx = y ⊙ (g − Σ g ⊙ y)."""
     t = xp.multiply(g, y, out=xp.empty_like(y))
@@ -141,6 +149,7 @@ def softmax_backward(xp, g, y, axis=-1):
 
 
 @kernel
+@compute_in_float32
 def log_softmax(xp, x, axis=-1):
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     e = xp.exp(shifted)
@@ -149,6 +158,7 @@ def log_softmax(xp, x, axis=-1):
 
 
 @kernel
+@compute_in_float32
 def log_softmax_backward(xp, g, y, axis=-1):
     """dL/dx = g − e^{y} Σ g (y = log_softmax(x))."""
     t = xp.exp(y, out=xp.empty_like(y))
@@ -158,6 +168,7 @@ def log_softmax_backward(xp, g, y, axis=-1):
 
 
 @kernel
+@compute_in_float32
 def logsumexp(xp, x, axis=None, keepdims=False):
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
@@ -168,6 +179,7 @@ def logsumexp(xp, x, axis=None, keepdims=False):
 
 
 @kernel
+@compute_in_float32
 def logsumexp_backward(xp, g, x, out, kshape):
     """d logsumexp/dx = e^{x − out} (the softmax over the reduced axes), times g broadcast back;
     ``kshape`` is x's shape with the reduced axes set to 1."""
@@ -185,6 +197,7 @@ def _as(xp, y, like):
 
 
 @kernel
+@compute_in_float32
 def silu(xp, x):
     """x σ(x)."""
     y = sigmoid(xp, x)
@@ -193,6 +206,7 @@ def silu(xp, x):
 
 
 @kernel
+@compute_in_float32
 def silu_backward(xp, g, x):
     """d/dx x σ(x) = σ (1 + x (1 − σ))."""
     s = sigmoid(xp, x)
@@ -200,12 +214,14 @@ def silu_backward(xp, g, x):
 
 
 @kernel
+@compute_in_float32
 def mish(xp, x):
     """x tanh(softplus(x))."""
     return x * xp.tanh(softplus(xp, x))
 
 
 @kernel
+@compute_in_float32
 def mish_backward(xp, g, x):
     """d/dx = tanh(sp) + x σ(x) (1 − tanh²(sp)), sp = softplus(x)."""
     t = xp.tanh(softplus(xp, x))
@@ -292,12 +308,14 @@ def softplus_beta_backward(xp, g, x, beta=1.0, threshold=20.0):
 
 
 @kernel
+@compute_in_float32
 def logsigmoid(xp, x):
     """log σ(x) = min(x, 0) − log1p(e^{−|x|}): finite for every x."""
     return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
 @kernel
+@compute_in_float32
 def logsigmoid_backward(xp, g, x):
     """σ(−x)."""
     t = sigmoid(xp, -x)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
 
 #: Upper bound on the im2col buffer of one chunk of the batch (bytes).
@@ -69,6 +70,7 @@ def _channels_first(xp, a, groups):
 
 
 @kernel
+@compute_in_float32
 def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
     """y = conv(x, w) (cross-correlation as PyTorch), no bias. ``oshape`` (the output's spatial
     shape) may be given smaller than the full one (the adjoint of a transposed conv whose
@@ -92,6 +94,7 @@ def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
 
 
 @kernel
+@compute_in_float32
 def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
     """The adjoint of ``conv_forward`` in x: gx of spatial shape ``in_shape`` (col2im of wᵀ g)."""
     n, o = g.shape[:2]
@@ -117,6 +120,7 @@ def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
 
 
 @kernel
+@compute_in_float32
 def conv_weight_grad(xp, x, g, kshape, stride, pad, dilation, groups):
     """The adjoint of ``conv_forward`` in w: gw of shape ``(O, C/g, *kshape)``."""
     n, c = x.shape[:2]

@@ -10,6 +10,7 @@ uniform distribution by label smoothing ε: q' = (1 − ε) q + ε/C):
 
 from __future__ import annotations
 
+from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
 from gradflow.kernels.activation import log_softmax, sigmoid
 
@@ -43,6 +44,7 @@ def smoothed_target(xp, target, num_classes, dtype, label_smoothing=0.0, indices
 
 
 @kernel
+@compute_in_float32
 def softmax_cross_entropy(xp, logits, q):
     """Per-example loss over axis 1 and the log-probabilities (saved for backward)."""
     logp = log_softmax(xp, logits, axis=1)
@@ -50,6 +52,7 @@ def softmax_cross_entropy(xp, logits, q):
 
 
 @kernel
+@compute_in_float32
 def softmax_cross_entropy_backward(xp, g, logp, q, need_z=True, need_q=False):
     """(dℓ/dz, dℓ/dq) = ((softmax(z) Σ q − q) · g, −log softmax(z) · g), g broadcast over the
     class axis; None for a gradient not needed."""
@@ -67,12 +70,14 @@ def softmax_cross_entropy_backward(xp, g, logp, q, need_z=True, need_q=False):
 
 
 @kernel
+@compute_in_float32
 def bce_with_logits(xp, z, t):
     """max(z, 0) − z t + log1p(e^{−|z|}): finite for logits of any size."""
     return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 @kernel
+@compute_in_float32
 def bce_with_logits_backward(xp, g, z, t, need_z=True, need_t=False):
     """(dℓ/dz, dℓ/dt) = ((σ(z) − t) · g, −z · g); None for a gradient not needed."""
     gz = gt = None
@@ -98,6 +103,7 @@ def _logs(xp, p, floor):
 
 
 @kernel
+@compute_in_float32
 def binary_cross_entropy(xp, p, t):
     """−(t max(log p, −100) + (1 − t) max(log(1 − p), −100)) elementwise (PyTorch's clamp)."""
     log_p, log_q = _logs(xp, p, -100)
@@ -105,6 +111,7 @@ def binary_cross_entropy(xp, p, t):
 
 
 @kernel
+@compute_in_float32
 def binary_cross_entropy_backward(xp, g, p, t, need_p=True, need_t=False):
     """(dℓ/dp, dℓ/dt) = ((p − t) / max(p (1 − p), ε) · g, (log(1 − p) − log p) · g), as
     PyTorch (the first finite at p ∈ {0, 1}, the second ±inf there)."""
@@ -135,6 +142,7 @@ def squared_error_backward(xp, g, a, b, need_a=True, need_b=False):
 
 
 @kernel
+@compute_in_float32
 def softmax_cross_entropy_indices(xp, logits, target, label_smoothing=0.0):
     """Per-example loss from class indices (N, d...) without building the dense target:
     ℓ = −(1 − ε) log p_y − (ε/C) Σ_c log p_c. Returns the loss and log-probabilities."""
@@ -148,6 +156,7 @@ def softmax_cross_entropy_indices(xp, logits, target, label_smoothing=0.0):
 
 
 @kernel
+@compute_in_float32
 def softmax_cross_entropy_indices_backward(xp, g, logp, target, label_smoothing=0.0):
     """dℓ/dz = (softmax(z) − q') · g with q' = (1 − ε) onehot(y) + ε/C, in place on softmax."""
     p = xp.exp(logp)

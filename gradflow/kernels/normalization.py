@@ -10,6 +10,7 @@ and dL/dγ = Σ g x̂, dL/dβ = Σ g over the other axes.
 
 from __future__ import annotations
 
+from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
 
 
@@ -23,6 +24,7 @@ def _normalize(xp, x, axes, eps):
 
 
 @kernel
+@compute_in_float32
 def batch_norm_train(xp, x, weight, bias, eps, axes):
     """Normalize with batch statistics; returns y, x̂, μ, biased σ², rstd (keepdims shapes)."""
     xhat, mean, var, rstd = _normalize(xp, x, axes, eps)
@@ -43,6 +45,7 @@ def batch_norm_update_stats(xp, running_mean, running_var, mean, var, n, momentu
 
 
 @kernel
+@compute_in_float32
 def layer_norm_forward(xp, x, weight, bias, eps, axes):
     xhat, mean, var, rstd = _normalize(xp, x, axes, eps)
     y = xhat * weight if weight is not None else xhat.copy()
@@ -52,6 +55,7 @@ def layer_norm_forward(xp, x, weight, bias, eps, axes):
 
 
 @kernel
+@compute_in_float32
 def norm_backward(xp, g, xhat, rstd, weight, axes, param_axes):
     """Fused backward shared by batch and layer norm.
 

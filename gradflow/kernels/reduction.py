@@ -5,16 +5,21 @@ with the reduced axes kept as 1 (so ``g.reshape(kshape)`` broadcasts against the
 
 from __future__ import annotations
 
+from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
 
 
 @kernel
 def sum(xp, a, axis=None, keepdims=False):  # noqa: A001
+    if a.dtype.char in "eE":  # float16/bfloat16: accumulate in float32, as PyTorch
+        return xp.sum(a, axis=axis, keepdims=keepdims, dtype="float32").astype(a.dtype)
     return xp.sum(a, axis=axis, keepdims=keepdims)
 
 
 @kernel
 def mean(xp, a, axis=None, keepdims=False):
+    if a.dtype.char in "eE":
+        return xp.mean(a, axis=axis, keepdims=keepdims, dtype="float32").astype(a.dtype)
     return xp.mean(a, axis=axis, keepdims=keepdims)
 
 
@@ -53,6 +58,7 @@ def extremum_backward(xp, g, a, out, kshape, axis=None):
 
 
 @kernel
+@compute_in_float32
 def var(xp, a, axis=None, keepdims=False, ddof=0):
     """Variance in two passes (mean, then mean squared deviation), never negative."""
     mu = xp.mean(a, axis=axis, keepdims=True)
@@ -63,6 +69,7 @@ def var(xp, a, axis=None, keepdims=False, ddof=0):
 
 
 @kernel
+@compute_in_float32
 def var_backward(xp, g, a, kshape, scale, axis=None):
     """dL/da of a variance: g · scale · (a − mean a), with ``scale`` = 2 / (n − ddof)."""
     return g.reshape(kshape) * ((a - xp.mean(a, axis=axis, keepdims=True)) * scale)

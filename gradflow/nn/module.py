@@ -331,6 +331,12 @@ class Module:
     def double(self) -> Module:
         return self.to(dtype="float64")
 
+    def half(self) -> Module:
+        return self.to(dtype="float16")
+
+    def bfloat16(self) -> Module:
+        return self.to(dtype="bfloat16")
+
     # --- state --------------------------------------------------------------------------------
     def _state_items(self) -> Iterator[tuple[str, Tensor]]:
         """Every (dotted key, live tensor) that ``state_dict`` saves: per module its

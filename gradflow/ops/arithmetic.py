@@ -253,6 +253,13 @@ def _prepare(a, b, op: str):
         a = a.to(dtype=DEFAULT_FLOAT)
     elif tb and isinstance(a, float) and b.dtype.kind in "biu":
         b = b.to(dtype=DEFAULT_FLOAT)
+    elif ta and tb and a.array.dtype is not b.array.dtype and a.dtype != b.dtype:
+        # PyTorch's tiers (a zero-dim tensor does not widen a dimensioned one; float16 with
+        # bfloat16 is float32; an int tensor with a bfloat16 one is bfloat16), not NumPy's
+        from gradflow.ops._promote import result_dtype
+
+        dt = result_dtype(op, a, b)
+        a, b = a.to(dtype=dt), b.to(dtype=dt)
     return a, b
 
 

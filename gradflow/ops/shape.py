@@ -274,6 +274,9 @@ def cast(a: Tensor, dtype) -> Tensor:
 
 
 def to_device(a: Tensor, backend) -> Tensor:
+    if backend.name == "cupy" and a.dtype.char == "E":
+        raise TypeError(f"to(): CuPy has no bfloat16, so a bfloat16 tensor cannot move to "
+                        f"{backend.device}; convert it first (.float() or .half())")
     return ToDevice.apply(a, backend)
 
 
