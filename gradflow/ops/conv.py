@@ -8,6 +8,7 @@ three ops and every derivative order is exact (kernels in :mod:`gradflow.kernels
 
 from __future__ import annotations
 
+from gradflow import amp as _amp
 from gradflow.autograd.function import Function
 from gradflow.dtypes import is_floating
 from gradflow.ops._util import int_tuple, tensor_arg
@@ -132,6 +133,8 @@ def _check_operands(op: str, x, w, b, nd: int, *, transposed: bool) -> bool:
 
 
 def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    if _amp.STATE.on:
+        x, weight, bias = _amp.cast(op, x, weight, bias)
     unbatched = _check_operands(op, x, weight, bias, nd, transposed=False)
     given = tuple(x.shape)
     if unbatched:
@@ -177,6 +180,8 @@ def _conv(op: str, nd: int, x, weight, bias, stride, padding, dilation, groups) 
 
 def _conv_transpose(op: str, nd: int, x, weight, bias, stride, padding, output_padding, groups,
                     dilation) -> Tensor:
+    if _amp.STATE.on:
+        x, weight, bias = _amp.cast(op, x, weight, bias)
     unbatched = _check_operands(op, x, weight, bias, nd, transposed=True)
     if unbatched:
         x = x.unsqueeze(0)

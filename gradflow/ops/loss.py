@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 
+from gradflow import amp as _amp
 from gradflow.autograd.function import Function
 from gradflow.autograd.grad_mode import _State
 from gradflow.dtypes import is_floating
@@ -437,6 +438,8 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     deprecated spelling of ``reduction``; a string there is gradflow's former positional
     ``cross_entropy(input, target, reduction, label_smoothing)``.
     """
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("cross_entropy", input, target, weight)
     op = "cross_entropy"
     if isinstance(weight, str):  # gradflow's former positional (reduction, label_smoothing)
         if size_average is not None:
@@ -471,6 +474,8 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None,  # noqa: A00
     class indices ``(N, d1, ...)``, as ``torch.nn.functional.nll_loss``: ``weight``,
     ``ignore_index`` and the mean over Σ w_y of the counted positions as in
     :func:`cross_entropy`."""
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("nll_loss", input, target, weight)
     op = "nll_loss"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight
@@ -492,6 +497,8 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A00
              reduction: str = "mean", weight=None) -> Tensor:
     """(input − target)², reduced; a target of another shape warns and broadcasts (PyTorch).
     With ``weight`` (the input's shape) the mean is Σ w ℓ / Σ w, as PyTorch."""
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("mse_loss", input, target, weight)
     op = "mse_loss"
     a, b, reduction = _loss_args(op, input, target, reduction, size_average, reduce,
                                  broadcast=True)
@@ -502,6 +509,8 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A00
 def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
             reduction: str = "mean", weight=None) -> Tensor:
     """|input − target|, reduced (broadcasting and ``weight`` as :func:`mse_loss`)."""
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("l1_loss", input, target, weight)
     op = "l1_loss"
     a, b, reduction = _loss_args(op, input, target, reduction, size_average, reduce,
                                  broadcast=True)
@@ -512,6 +521,8 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
 def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d²/β where |d| < β, else |d| − 0.5 β (d = input − target); β = 0 is the L1 loss."""
+    if _amp.STATE.on:
+        input, target = _amp.cast("smooth_l1_loss", input, target)
     op = "smooth_l1_loss"
     if beta < 0:
         _check_reduction(_legacy(size_average, reduce, reduction, op), op)
@@ -530,6 +541,8 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
                weight=None) -> Tensor:
     """0.5 d² where |d| < δ, else δ (|d| − 0.5 δ) (d = input − target), as PyTorch; with
     ``weight`` (the input's shape) the mean is the plain mean of w ℓ, as PyTorch."""
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("huber_loss", input, target, weight)
     op = "huber_loss"
     if not delta > 0:
         _check_reduction(reduction, op)
@@ -558,6 +571,8 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
                          reduce=None, reduction: str = "mean") -> Tensor:
     """−w (t log p + (1 − t) log(1 − p)) on probabilities ``p`` ∈ [0, 1], each log clamped at
     −100 (as PyTorch); values of ``p`` or ``t`` outside [0, 1] are PyTorch's RuntimeError."""
+    if _amp.STATE.on:
+        input, target, weight = _amp.cast("binary_cross_entropy", input, target, weight)
     op = "binary_cross_entropy"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight
@@ -583,6 +598,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,  # noqa
     """BCE on logits z in the stable form: w ((1 − t) z + (1 + (p_w − 1) t) log(1 + e^{−z})),
     finite for logits of any size; ``pos_weight`` p_w weighs the positive term (broadcast
     over the last axis, as PyTorch)."""
+    if _amp.STATE.on:
+        input, target, weight, pos_weight = _amp.cast(
+            "binary_cross_entropy_with_logits", input, target, weight, pos_weight)
     op = "binary_cross_entropy_with_logits"
     if isinstance(weight, str):  # gradflow's former positional (reduction)
         weight, reduction = None, weight

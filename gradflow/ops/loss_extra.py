@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from gradflow import amp as _amp
 from gradflow.dtypes import is_floating
 from gradflow.ops.activation import relu, softplus
 from gradflow.ops.distance import pairwise_distance
@@ -78,6 +79,8 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None,  # noqa: A002
     t (log t − x) (0 where t = 0), or e^t (t − x) with ``log_target``, as
     ``torch.nn.functional.kl_div``. ``reduction="batchmean"`` is Σ / N (N = input.size(0)),
     the true KL divergence; ``"mean"`` divides by every element and warns, as PyTorch."""
+    if _amp.STATE.on:
+        input, target = _amp.cast("kl_div", input, target)
     op = "kl_div"
     legacy = size_average is not None or reduce is not None
     if not legacy and reduction == "mean":

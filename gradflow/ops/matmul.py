@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gradflow import amp as _amp
 from gradflow.autograd.function import Function
 from gradflow.ops._util import as_operand, operand_arg, tensor_arg
 from gradflow.ops.shape import reshape, sum_to, swapaxes, unsqueeze
@@ -107,6 +108,8 @@ def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules (1-D operands are promoted and the axis removed)."""
     a = as_operand(operand_arg(a, "matmul", "input"))
     b = as_operand(operand_arg(b, "matmul", "other"))
+    if _amp.STATE.on:
+        a, b = _amp.cast("matmul", a, b)
     if not isinstance(a, Tensor):
         a = Tensor.wrap(b._backend.asarray(a), b._backend)
     if not isinstance(b, Tensor):
@@ -155,6 +158,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; weight has shape ``(out_features, in_features)``."""
     tensor_arg(x, "linear")
     tensor_arg(weight, "linear", "weight")
+    if _amp.STATE.on:
+        x, weight, bias = _amp.cast("linear", x, weight, bias)
     if bias is not None:
         tensor_arg(bias, "linear", "bias")
         _same_dtype("linear", input=x, weight=weight, bias=bias)
