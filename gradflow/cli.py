@@ -39,7 +39,7 @@ TRAIN_DEFAULTS, DEFAULT_LR, LOGGERS = recipe.TRAIN_DEFAULTS, recipe.DEFAULT_LR, 
 
 __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
-BENCHMARKS = ("lr", "throughput", "convergence", "conv")
+BENCHMARKS = ("lr", "throughput", "convergence", "conv", "batch-size", "callgrind")
 #: A user error (exit status 1) and a bad command line (exit status 2).
 CLIError, UsageError = recipe.RecipeError, recipe.OptionError
 
@@ -449,6 +449,9 @@ _BENCH_USAGE = (
     "  lr           learning rate vs the Hessian's top eigenvalue (lecture 003)\n"
     "  throughput   training speed of gradflow beside NumPy, PyTorch and JAX\n"
     "  convergence  batch vs minibatch vs stochastic gradient descent\n"
+    "  conv         conv2d layers and a CNN step beside PyTorch and hand-written NumPy\n"
+    "  batch-size   the gradient noise scale's batch size and rate vs measured steps\n"
+    "  callgrind    instructions per training step (noise-free overhead)\n"
     "'gradflow bench NAME --help' lists each one's options.")
 
 def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> int:
@@ -462,9 +465,10 @@ def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> int:
         raise UsageError(f"gradflow bench: error: unknown benchmark {args.name!r}; choose one of "
                          f"{', '.join(BENCHMARKS)}")
     try:
-        module = importlib.import_module(f"gradflow.bench.{args.name}")
+        name = f"gradflow.bench.{args.name.replace('-', '_')}"
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"gradflow.bench.{args.name}":
+        if exc.name != name:
             raise
         raise CLIError(f"benchmark {args.name!r} is not available in this installation") \
             from None
