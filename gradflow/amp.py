@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -95,11 +96,12 @@ class autocast:  # noqa: N801 - PyTorch's name
                  cache_enabled: bool = True):
         self.device_type = _check_device(device_type)
         dt = _DEFAULT[device_type] if dtype is None else as_dtype(dtype)
-        if dt not in (float16, bfloat16):
-            raise RuntimeError(f"autocast: dtype must be gf.float16 or gf.bfloat16, got {dt}; "
-                               "use enabled=False to run in float32")
-        self.fast_dtype = dt
         self.enabled = bool(enabled)
+        if dt not in (float16, bfloat16):  # PyTorch warns and runs without autocast
+            warnings.warn(f"autocast: dtype {dt} is not supported (only gf.float16 and "
+                          "gf.bfloat16); disabling autocast", UserWarning, stacklevel=2)
+            dt, self.enabled = _DEFAULT[device_type], False
+        self.fast_dtype = dt
         self.cache_enabled = bool(cache_enabled)
         self._saved: list = []
 
@@ -277,9 +279,9 @@ class GradScaler:
         else:
             found = [s["found_inf"] for s in self._per_optimizer.values()
                      if s["found_inf"] is not None]
-            if not found:
-                raise RuntimeError("GradScaler.update: no inf checks were recorded prior to "
-                                   "update(); call scaler.step(optimizer) first")
+            if not found:  # PyTorch's AssertionError
+                raise AssertionError("No inf checks were recorded prior to update(): call "
+                                     "scaler.step(optimizer) (or unscale_) first")
             if any(found):
                 self._scale *= self._backoff_factor
                 self._growth_tracker = 0
