@@ -166,37 +166,55 @@ def _two_batch(model, loss_fn, params, batches, small_batch, dataset_size) -> No
         raise ValueError(f"noise_scale: the two-batch estimator needs batches of at least 2 "
                          f"examples, got batch size {b_big}; use a larger batch_size or "
                          f"method='per-example'")
-    b_small = _small_batch(small_batch, b_big)
+    b_small = small_batch_for(small_batch, b_big)
     if dataset_size is not None and (isinstance(dataset_size, bool) or
                                      not isinstance(dataset_size, int) or dataset_size < b_big):
         raise ValueError(f"noise_scale: dataset_size must be an int >= the batch size {b_big}, "
                          f"got {dataset_size!r}")
-    k = b_big // b_small
     small_sq, big_sq = [], []
     for x, y in batches:
         if len(x) != b_big:
             continue
-        acc, sq = None, None
-        for i in range(k):
-            gs = _gradient(model, loss_fn, params, x[i * b_small:(i + 1) * b_small],
-                           y[i * b_small:(i + 1) * b_small])
-            s = _sq_norm(gs)
-            sq = s if sq is None else sq + s
-            acc = [g.detach() for g in gs] if acc is None else [a + g for a, g in zip(acc, gs)]
-        small_sq.append(sq / k)
-        big_sq.append(_sq_norm(a / k for a in acc))
+        s, b = batch_sq_norms(model, loss_fn, params, x, y, b_small)
+        small_sq.append(s)
+        big_sq.append(b)
     small = np.array([float(s) for s in small_sq])  # the one read back, at the end
     big = np.array([float(s) for s in big_sq])
+    g2, trace = two_batch_estimates(small, big, b_small, b_big, dataset_size)
+    return _result(g2, trace, "two-batch", len(small), b_small, b_big)
+
+
+def batch_sq_norms(model, loss_fn, params, x, y, b_small: int) -> tuple[Tensor, Tensor]:
+    """``(|G_small|², |G_big|²)`` of one batch as 0-d Tensors on the device (no host read): the
+    mean squared norm of the gradients of its ``B_small``-example chunks, and the squared norm
+    of their mean (the batch's gradient)."""
+    k = len(x) // b_small
+    acc, sq = None, None
+    for i in range(k):
+        gs = _gradient(model, loss_fn, params, x[i * b_small:(i + 1) * b_small],
+                       y[i * b_small:(i + 1) * b_small])
+        s = _sq_norm(gs)
+        sq = s if sq is None else sq + s
+        acc = [g.detach() for g in gs] if acc is None else [a + g for a, g in zip(acc, gs)]
+    return sq / k, _sq_norm(a / k for a in acc)
+
+
+def two_batch_estimates(small, big, b_small: int, b_big: int, dataset_size: int | None = None):
+    """The unbiased ``(|G|², tr Σ)`` from ``|G_small|²`` and ``|G_big|²`` (numbers or arrays),
+    with the finite-population correction when ``dataset_size`` is given."""
     def c(b: int) -> float:  # E|G_B|² = |G|² + tr Σ · c(B)
         return 1.0 / b if dataset_size is None else (dataset_size - b) / (dataset_size * b)
 
     cs, cb = c(b_small), c(b_big)
-    g2 = (cs * big - cb * small) / (cs - cb)
-    trace = (small - big) / (cs - cb)
-    return _result(g2, trace, "two-batch", len(small), b_small, b_big)
+    return (cs * big - cb * small) / (cs - cb), (small - big) / (cs - cb)
 
 
-def _small_batch(small_batch: int | None, b_big: int) -> int:
+def small_batch_for(small_batch: int | None, b_big: int, who: str = "noise_scale") -> int:
+    """``B_small`` for batches of ``b_big``: ``small_batch`` checked (a divisor smaller than
+    ``b_big``), or by default ``b_big // 8`` rounded down to a divisor (at least 1)."""
+    if b_big < 2:
+        raise ValueError(f"{who}: the two-batch estimator needs batches of at least 2 examples, "
+                         f"got batch size {b_big}")
     if small_batch is None:
         small_batch = max(1, b_big // 8)
         while b_big % small_batch:
@@ -204,8 +222,8 @@ def _small_batch(small_batch: int | None, b_big: int) -> int:
         return small_batch
     if isinstance(small_batch, bool) or not isinstance(small_batch, int) or \
             not 1 <= small_batch < b_big or b_big % small_batch:
-        raise ValueError(f"noise_scale: small_batch must be a divisor of the loader's batch size "
-                         f"{b_big} smaller than it, got {small_batch!r}")
+        raise ValueError(f"{who}: small_batch must be a divisor of the batch size {b_big} "
+                         f"smaller than it, got {small_batch!r}")
     return small_batch
 
 
@@ -254,4 +272,5 @@ def _per_example(model, loss_fn, params, batches) -> NoiseScale:
     return NoiseScale(b, se_b, g2, se_g, trace, se_t, "per-example", n, 1, 1)
 
 
-__all__ = ["METHODS", "NoiseScale", "noise_scale", "optimal_lr", "steps_examples_tradeoff"]
+__all__ = ["METHODS", "NoiseScale", "batch_sq_norms", "noise_scale", "optimal_lr",
+           "small_batch_for", "steps_examples_tradeoff", "two_batch_estimates"]

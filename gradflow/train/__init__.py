@@ -18,6 +18,7 @@ from gradflow.train.loggers import (
     TensorBoardLogger,
     WandbLogger,
 )
+from gradflow.train.noise import NoiseScaleMonitor
 from gradflow.train.progress import ProgressBar
 from gradflow.train.reporting import CurvesPlot, EpochTable, plot_curves
 from gradflow.train.trainer import Trainer, TrainingError, fit
@@ -26,4 +27,4 @@ from gradflow.train.triggers import Trigger
 __all__ = ["fit", "Trainer", "History", "Callback", "EarlyStopping", "ModelCheckpoint",
            "CSVLogger", "TensorBoardLogger", "MLflowLogger", "WandbLogger", "DVCLiveLogger",
            "EpochTable", "CurvesPlot", "plot_curves", "ProgressBar", "TrainingError",
-           "find_checkpoint", "load_checkpoint", "Trigger"]
+           "find_checkpoint", "load_checkpoint", "Trigger", "NoiseScaleMonitor"]

@@ -70,7 +70,8 @@ class Trainer:
     ``train_loader``, ``val_loader``, ``epochs``, ``epoch`` (the current epoch, from 1; after
     training, the last one run), ``step`` (optimizer steps done, across resumes),
     ``stop_training``, ``stop_reason``, ``config`` (the run's settings, for loggers), ``output``
-    (the model output of the last :meth:`train_step`, for the metrics) and ``error`` (the
+    (the model output of the last :meth:`train_step`, for the metrics), ``batch`` (the
+    ``[*inputs, target]`` it trained on, for step callbacks) and ``error`` (the
     exception that ended training, else ``None``). Arguments: see :func:`fit`.
 
     Subclass and override :meth:`train_step` (one optimizer step on a batch) or
@@ -154,6 +155,7 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.output: Any = None
+        self.batch: list[Tensor] | None = None
         self.stop_training = False
         self.stop_reason: str | None = None
         self.error: BaseException | None = None
@@ -254,7 +256,7 @@ class Trainer:
                 skip -= 1
                 continue
             items = self._batch(batch)
-            self.output = None
+            self.batch, self.output = items, None
             loss = self.train_step(items)
             self.step += 1
             state.batches += 1
