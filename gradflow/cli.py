@@ -278,6 +278,9 @@ def _add_train(sub: Any) -> None:
                           "runs/latest); the run's config.json supplies the options not given")
     run.add_argument("--no-progress", action="store_true", default=None,
                      help="no progress bar")
+    run.add_argument("--suggest-batch-size", action="store_true",
+                     help="print the gradient noise scale, the batch size and learning rate it "
+                          "suggests and their predicted cost; train nothing")
     run.add_argument("--logger", type=_loggers, metavar="NAMES",
                      help="comma-separated trackers: csv (always: OUT/metrics.csv), tensorboard "
                           "(OUT/tensorboard), mlflow (OUT/mlflow), wandb (OUT/wandb, offline "
@@ -406,6 +409,8 @@ def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow train``: :func:`gradflow.train.recipe.run` on the resolved options."""
     given = {k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None}
     opts, checkpoint = recipe.resolve_train_options(given)
+    if args.suggest_batch_size:
+        return recipe.suggest_batch_size(opts)
     return recipe.run(opts, checkpoint, argv=args.argv)
 
 

@@ -623,3 +623,14 @@ def test_logger_option_writes_dvclive_and_bad_names_are_usage_errors(capsys):
     assert not Path(".dvc").exists()  # not inside a Git repository: no dvc init
     code, _, err = run(capsys, "train", *TINY, "--logger", "csv,neptune")
     assert code == 2 and "unknown logger 'neptune'" in err
+
+
+def test_suggest_batch_size_prints_the_noise_scale_and_trains_nothing(capsys):
+    code, out_text, err = run(capsys, "train", "--suggest-batch-size", "--out", "s")
+    assert code == 0, err
+    assert "B_simple = " in out_text and "eps_max = " in out_text
+    line = next(x for x in out_text.splitlines() if x.startswith("suggested:"))
+    batch = int(line.split("--batch-size ")[1].split()[0])
+    lr = float(line.split("--lr ")[1].split()[0])
+    assert 1 <= batch <= 1293 and lr > 0
+    assert not Path("s").exists()  # nothing trained, nothing written

@@ -272,5 +272,43 @@ def _per_example(model, loss_fn, params, batches) -> NoiseScale:
     return NoiseScale(b, se_b, g2, se_g, trace, se_t, "per-example", n, 1, 1)
 
 
+def noise_report(model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], dataset: Any, *,
+                 big: int = 256, small: int = 16, epochs: int = 6, seed: int = 0,
+                 device: Any = None) -> dict[str, float]:
+    """What the batch-size question needs at ``model``'s weights: ``b_simple`` (± ``b_simple_se``)
+    by the two-batch estimator over ``epochs`` shuffled passes of ``dataset`` (batches of
+    ``big``, chunks of ``small``, finite-population corrected), ``grad_sq_norm``,
+    ``trace_sigma``, ``lr_max = |G|²/GᵀHG`` (the best step along the full-batch gradient ``G``,
+    one Hessian-vector product) and ``inv_lambda_max = 1/λ_max``. The full-batch quantities use
+    every example of ``dataset`` at once (small data sets)."""
+    from gradflow.analysis.hessian import hvp, top_hessian_eigenvalue
+    from gradflow.data import DataLoader
+
+    n = len(dataset)
+    big = min(big, n)
+    small = max(1, min(small, big // 2))
+    while big % small:
+        small -= 1
+    batches = []
+    for epoch in range(epochs):
+        batches += list(DataLoader(dataset, batch_size=big, shuffle=True, seed=seed + epoch,
+                                   device=device, drop_last=True))
+    est = noise_scale(model, loss_fn, batches, small_batch=small, dataset_size=n)
+    x, y = next(iter(DataLoader(dataset, batch_size=n, device=device)))
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def full_loss():
+        return loss_fn(model(x), y)
+
+    g = grad(full_loss(), params)
+    hg = hvp(full_loss, params, [t.detach() for t in g])
+    g_sq = sum(float((t * t).sum()) for t in g)
+    curv = sum(float((a * b).sum()) for a, b in zip(g, hg))
+    lam = top_hessian_eigenvalue(full_loss, params, iters=100, tol=1e-4, seed=seed)
+    return {"b_simple": est.b_simple, "b_simple_se": est.b_simple_se,
+            "grad_sq_norm": est.grad_sq_norm, "trace_sigma": est.trace_sigma,
+            "lr_max": g_sq / curv if curv > 0 else math.nan, "inv_lambda_max": 1.0 / lam}
+
+
 __all__ = ["METHODS", "NoiseScale", "batch_sq_norms", "noise_scale", "optimal_lr",
-           "small_batch_for", "steps_examples_tradeoff", "two_batch_estimates"]
+           "noise_report", "small_batch_for", "steps_examples_tradeoff", "two_batch_estimates"]

@@ -52,40 +52,12 @@ FIELDS = ("dataset", "batch_size", "lr", "lr_factor", "kind", "reached", "steps"
           "epochs", "wall_s", "final_loss")
 
 
-def measure_noise(model, train_set, base, seed: int, device: str, big: int = 256,
-                  small: int = 16, epochs: int = 6) -> dict[str, float]:
-    """``B_simple`` (two-batch estimator over ``epochs`` shuffled passes of ``train_set``),
-    ``ε_max = |G|²/GᵀHG`` and ``1/λ_max`` of the full-batch loss on ``base`` (the distinct
-    examples, an ``(x, y)`` pair of Tensors), at ``model``'s weights."""
+def measure_noise(model, train_set, seed: int, device: str) -> dict[str, float]:
+    """:func:`gradflow.analysis.noise_scale.noise_report` of ``model`` on ``train_set``."""
     import gradflow as gf
-    from gradflow.analysis import hvp, noise_scale, top_hessian_eigenvalue
-    from gradflow.data import DataLoader
+    from gradflow.analysis.noise_scale import noise_report
 
-    loss_fn = gf.nn.CrossEntropyLoss()
-    big = min(big, len(train_set))
-    small = min(small, big // 2)
-    while big % small:
-        small -= 1
-    batches = []
-    for epoch in range(epochs):
-        loader = DataLoader(train_set, batch_size=big, shuffle=True, seed=seed + epoch,
-                            device=device, drop_last=True)
-        batches += list(loader)
-    est = noise_scale(model, loss_fn, batches, small_batch=small, dataset_size=len(train_set))
-    x, y = base
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def full_loss():
-        return loss_fn(model(x), y)
-
-    g = gf.grad(full_loss(), params)
-    hg = hvp(full_loss, params, [t.detach() for t in g])
-    g_sq = sum(float((t * t).sum()) for t in g)
-    curv = sum(float((a * b).sum()) for a, b in zip(g, hg))
-    lam = top_hessian_eigenvalue(full_loss, params, iters=100, tol=1e-4, seed=seed)
-    return {"b_simple": est.b_simple, "b_simple_se": est.b_simple_se,
-            "grad_sq_norm": est.grad_sq_norm, "trace_sigma": est.trace_sigma,
-            "lr_max": g_sq / curv if curv > 0 else math.nan, "inv_lambda_max": 1.0 / lam}
+    return noise_report(model, gf.nn.CrossEntropyLoss(), train_set, seed=seed, device=device)
 
 
 def fit_tradeoff(batch_sizes: Sequence[float], steps: Sequence[float]) -> dict[str, float]:
@@ -135,7 +107,7 @@ def run_batch_size(out_dir: str | os.PathLike, batches: Sequence[int | None] = B
     rows: list[dict[str, Any]] = []
     with limit_threads(threads):
         env.update(thread_counts())
-        noise = {"init": measure_noise(_model(seed, HIDDEN, device), train, base, seed, device)}
+        noise = {"init": measure_noise(_model(seed, HIDDEN, device), train, seed, device)}
         # the prediction uses the values at the target, where most of the steps are spent:
         # train once at a middle batch size to get there, with the largest rate of
         # min(ε_max/2, 1/λ_max) · 2^-k (k = 0..3) that reaches it
@@ -150,7 +122,7 @@ def run_batch_size(out_dir: str | os.PathLike, batches: Sequence[int | None] = B
             raise RuntimeError(f"run_batch_size: the reference run (B={ref_b}) reached the "
                                f"target with no rate down to {ref_lr:.3g}; raise "
                                f"max_seconds/max_epochs")
-        noise["target"] = measure_noise(ref.pop("model"), train, base, seed, device)
+        noise["target"] = measure_noise(ref.pop("model"), train, seed, device)
         b_noise, lr_max = noise["target"]["b_simple"], noise["target"]["lr_max"]
         for b in sizes:
             pred = lr_max / (1.0 + b_noise / b)
@@ -183,8 +155,8 @@ def run_batch_size(out_dir: str | os.PathLike, batches: Sequence[int | None] = B
                              f"digits_x{REPEAT}", kw)
                     r.pop("model")
                     rows.append(r)
-            noise[f"digits_x{REPEAT}"] = measure_noise(_model(seed, HIDDEN, device), big, base,
-                                                       seed, device)
+            noise[f"digits_x{REPEAT}"] = measure_noise(_model(seed, HIDDEN, device), big, seed,
+                                                       device)
     fits = {}
     for kind in ("tuned", "predicted"):
         pts = [r for r in rows if r["dataset"] == "digits" and kind in r["kind"] and r["reached"]]

@@ -455,6 +455,41 @@ def run(opts: dict[str, Any], checkpoint: str | None = None,
               f"{len(history)} to train further")
     return _report(opts, out, trainer, test_loader, cbs["curves"], time.perf_counter() - start)
 
+def suggest_batch_size(opts: dict[str, Any]) -> int:
+    """``gradflow train --suggest-batch-size``: the gradient noise scale of the model the options
+    build, on their training data, at its initial weights; the batch size and learning rate it
+    suggests and the predicted cost of a few batch sizes. Trains nothing; returns 0."""
+    import gradflow as gf
+    from gradflow import nn
+    from gradflow.analysis.noise_scale import noise_report, optimal_lr, steps_examples_tradeoff
+
+    device = resolve_device(opts["device"])
+    data = load_data(opts)
+    gf.manual_seed(opts["seed"])
+    model = build_model(opts, data).to(device=device)
+    rep = noise_report(model, nn.CrossEntropyLoss(), data.train, seed=opts["seed"],
+                       device=device)
+    b, n = rep["b_simple"], len(data.train)
+    # the step along G alone can exceed the stability bound 2/λ_max: cap it at 1/λ_max
+    lr_max = min(rep["lr_max"], rep["inv_lambda_max"])
+    print(f"noise scale at the initial weights ({n} training examples): B_simple = {b:.1f} "
+          f"± {rep['b_simple_se']:.1f}  (|G|² {rep['grad_sq_norm']:.3g}, tr Σ "
+          f"{rep['trace_sigma']:.3g}); |G|²/GᵀHG = {rep['lr_max']:.3g}, 1/λ_max = "
+          f"{rep['inv_lambda_max']:.3g}: eps_max = {lr_max:.3g} (the smaller)")
+    batch = max(1, min(n, round(b)))
+    print(f"suggested: --batch-size {batch} --lr {optimal_lr(batch, lr_max, b):.3g}  "
+          f"(the critical batch: twice the fewest steps, twice the fewest examples)")
+    print("batch  lr = eps_max/(1+B_simple/B)  steps/S_min  examples/E_min")
+    for size in sorted({max(1, batch // 8), max(1, batch // 2), batch, min(n, batch * 4), n,
+                        *([] if opts["batch_size"] == "full" else [opts["batch_size"]])}):
+        s, e = steps_examples_tradeoff(size, 1.0, 1.0, b)
+        print(f"{size:>5}  {optimal_lr(size, lr_max, b):>27.3g}  {s:>11.2f}  {e:>14.2f}")
+    print("B_simple usually grows as the loss falls (gradflow.train.NoiseScaleMonitor tracks "
+          "it) and can overestimate the measured knee (BENCHMARKS.md section 8): treat it as "
+          "an upper guide and tune the rate around the prediction.")
+    return 0
+
+
 def _has_checkpoints(folder: str) -> bool:
     return os.path.isdir(folder) and any(f == "last.gf" or re.fullmatch(r"ckpt-epoch\d+\.gf", f)
                                          for f in os.listdir(folder))
