@@ -405,6 +405,22 @@ class Tensor:
 
         return clone(self)
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """``copy.deepcopy``: a new leaf (same class, so a Parameter stays a Parameter) with a
+        copy of the array, the same ``requires_grad`` and a deep copy of ``.grad``; as PyTorch,
+        only graph leaves can be deep-copied (``copy.deepcopy(model)`` works)."""
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment; deep-copy "
+                               "t.detach() instead")
+        new = _new(type(self))
+        new._init_leaf(self.array.copy(), self._backend)
+        new._requires_grad = self._requires_grad
+        memo[id(self)] = new
+        if self._grad is not None:
+            new._grad = self._grad.__deepcopy__(memo)
+        return new
+
     def __dlpack__(self, *args, **kwargs):
         return self.array.__dlpack__(*args, **kwargs)
 

@@ -235,3 +235,27 @@ def test_tensor_methods_binds_and_refuses_silent_override():
     finally:
         if "_test_twice_plus" in Tensor.__dict__:
             delattr(Tensor, "_test_twice_plus")
+
+
+def test_deepcopy_of_tensors_and_modules_as_torch():
+    import copy
+
+    model = gf.nn.Sequential(gf.nn.Linear(3, 2), gf.nn.BatchNorm1d(2))
+    model(gf.randn(4, 3)).sum().backward()
+    twin = copy.deepcopy(model)
+    w, w2 = model[0].weight, twin[0].weight
+    assert isinstance(w2, gf.nn.Parameter) and w2.requires_grad and w2 is not w
+    np.testing.assert_array_equal(w2.numpy(), w.numpy())
+    np.testing.assert_array_equal(w2.grad.numpy(), w.grad.numpy())
+    with gf.no_grad():
+        w2.add_(1.0)
+    assert not np.allclose(w2.numpy(), w.numpy())  # independent storage
+    np.testing.assert_array_equal(twin[1].running_var.numpy(), model[1].running_var.numpy())
+    shared = gf.ones(2)
+    a, b = copy.deepcopy([shared, shared])
+    assert a is b  # the memo keeps aliasing, as torch
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(w * 2)
+    tw = torch.nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(tw.weight * 2)
