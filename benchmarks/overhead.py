@@ -110,7 +110,7 @@ def cases(n: int):
         ("linear", gfs(lambda: F.linear(ga, gw, gvec_b), ga, gw, gvec_b),
          lambda: (a @ w.T + vec, g @ w, g.T @ a, g.sum(0)),
          ts(lambda: torch.nn.functional.linear(ta, tw, tvec_b), ta, tw, tvec_b)),
-        ("softmax", gfs(lambda: F.softmax(ga), ga),
+        ("softmax", gfs(lambda: F.softmax(ga, -1), ga),
          lambda: (lambda y: (y, y * (g - (g * y).sum(-1, keepdims=True))))(_np_softmax(a)),
          ts(lambda: torch.softmax(ta, -1), ta)),
         ("layer_norm", gfs(lambda: F.layer_norm(ga, n, gvec_w, gvec_b), ga, gvec_w, gvec_b),
