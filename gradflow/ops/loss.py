@@ -237,6 +237,32 @@ class SoftmaxCrossEntropyIndices(Function):
         return (softmax(z, 1) - q) * _class_axis(g)
 
 
+class SoftmaxCrossEntropyIndicesMean(Function):
+    """The mean over examples of :class:`SoftmaxCrossEntropyIndices`: ``reduction="mean"``
+    without a separate ``mean`` node (the default ``cross_entropy`` of every classifier's
+    step). dℓ/dz = (softmax(z) − q') · g / n, n the number of examples (and positions)."""
+
+    @staticmethod
+    def forward(ctx, z, target, label_smoothing):
+        ctx.target, ctx.smoothing, ctx.count = target, label_smoothing, target.size
+        loss, logp = ctx.k.softmax_cross_entropy_indices(z, target, label_smoothing)
+        ctx.save_for_backward(z, logp)
+        return ctx.k.mean(loss, axis=None, keepdims=False)
+
+    @staticmethod
+    def vjp(ctx, g):
+        _, logp = ctx.saved_arrays
+        ge = ctx.xp.broadcast_to(g / ctx.count, ctx.target.shape)  # as Mean's vjp: one g/n
+        return ctx.k.softmax_cross_entropy_indices_backward(ge, logp, ctx.target, ctx.smoothing)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, _ = ctx.saved_tensors
+        q = Tensor.wrap(ctx.k.smoothed_target(ctx.target, z.shape[1], z.dtype, ctx.smoothing),
+                        ctx.backend)
+        return (softmax(z, 1) - q) * (g / ctx.count)
+
+
 class _PairLoss(Function):
     """Elementwise ℓ(a, b) through a kernel pair ``kernels = (forward, backward)``; the backward
     kernel ``(g, a, b, need_a, need_b)`` returns both gradients (None where not needed)."""
@@ -338,8 +364,10 @@ def _class_target(x: Tensor, target: Tensor, ignore_index: int, op: str):
     if not data.size:
         return None
     backend = x.backend
-    # one host read of both bounds (a sync on a GPU): the error needs the values
-    lo, hi = (int(v) for v in backend.to_host(backend.k.index_range(data)))
+    if backend.xp.__name__ == "numpy":  # no device: two ufunc reductions, no stacking
+        lo, hi = int(data.min()), int(data.max())
+    else:  # one host read of both bounds (a sync on a GPU): the error needs the values
+        lo, hi = (int(v) for v in backend.to_host(backend.k.index_range(data)))
     if lo >= 0 and hi < c and not lo <= ignore_index <= hi:
         return None
     valid = data != ignore_index
@@ -462,6 +490,8 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     valid = _class_target(x, target, ignore_index, op)
     idx = target.array
     if valid is None and weight is None:  # the fused hot path
+        if reduction == "mean" and idx.size:
+            return SoftmaxCrossEntropyIndicesMean.apply(x, idx, float(label_smoothing))
         loss = SoftmaxCrossEntropyIndices.apply(x, idx, float(label_smoothing))
         return _reduce(loss, reduction, op)
     return _weighted_nll(log_softmax(x, 1), idx, valid, _class_weight(weight, x, op),
