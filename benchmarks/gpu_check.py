@@ -26,7 +26,6 @@ import csv
 import datetime
 import importlib.util
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -48,10 +47,10 @@ class Report:
         self.md.append(text)
 
     def table(self, header: list[str], rows: list[list]) -> None:
-        self.line("| " + " | ".join(header) + " |")
-        self.line("|" + "---|" * len(header))
-        for r in rows:
-            self.line("| " + " | ".join(str(c) for c in r) + " |")
+        from gradflow.bench._common import md_table
+
+        for text in md_table(header, rows):
+            self.line(text)
         self.line()
 
     def row(self, **kw) -> None:
@@ -85,7 +84,11 @@ def fmt(v, digits=3):
 
 # --- environment ---------------------------------------------------------------------------
 def environment(report: Report, args) -> dict:
+    """The bench harness's environment report (versions, CPU, BLAS, commit, date) plus the
+    GPU's properties."""
     import cupy
+
+    from gradflow.bench._common import environment as bench_environment
 
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
@@ -93,29 +96,10 @@ def environment(report: Report, args) -> dict:
             "memory GiB": f"{props['totalGlobalMem'] / 2**30:.1f}",
             "CUDA runtime": cupy.cuda.runtime.runtimeGetVersion(),
             "driver": cupy.cuda.runtime.driverGetVersion(), "cupy": cupy.__version__,
-            "python": platform.python_version()}
-    for mod in ("torch", "jax", "numpy", "pytest"):
-        try:
-            info[mod] = __import__(mod).__version__ if mod != "jax" else \
-                importlib.util.find_spec("jax") and _jax_version()
-        except Exception as exc:
-            info[mod] = f"unavailable ({exc.__class__.__name__})"
-    try:
-        info["gradflow commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-            timeout=10).stdout.strip() or "unknown"
-    except Exception:
-        info["gradflow commit"] = "unknown"
-    info["date"] = datetime.datetime.now().isoformat(timespec="seconds")
-    info["mode"] = "quick" if args.quick else "full"
+            "mode": "quick" if args.quick else "full"}
+    info.update(bench_environment())
     report.table(["what", "value"], [[k, v] for k, v in info.items()])
     return info
-
-
-def _jax_version():
-    from importlib.metadata import version
-
-    return version("jax")
 
 
 # --- (a) tests -----------------------------------------------------------------------------
@@ -478,18 +462,15 @@ MLP_SIZES = [784, 4096, 4096, 10]
 
 
 def _wall(step, sync, steps, repeats):
-    """Median ms per step: wall clock between synchronisations, after 5 warm-up steps."""
-    for _ in range(5):
-        step()
-    sync()
-    samples = []
+    """Median ms per step with the bench harness's timer (:class:`StepTimer`: warm-up, then
+    samples of ``steps`` calls, ``sync`` before each clock read)."""
+    from gradflow.bench._common import StepTimer
+
+    timer = StepTimer(lambda _i: step(), sync=sync, warmup=5, min_time=0.0, max_inner=steps)
+    timer.inner = steps
     for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        samples.append((time.perf_counter() - t) / steps * 1e3)
-    return statistics.median(samples)
+        timer.sample()
+    return statistics.median(timer.samples) * 1e3
 
 
 def _mlp_gradflow(xb, yb, tf32, steps, repeats):
