@@ -473,56 +473,37 @@ def _wall(step, sync, steps, repeats):
     return statistics.median(timer.samples) * 1e3
 
 
-def _mlp_gradflow(xb, yb, tf32, steps, repeats):
-    import cupy
-
+def _mlp_step(framework, xb, yb, tf32, steps, repeats, device="cuda"):
+    """Median ms of the bench harness's MLP step (``gradflow.bench.throughput``'s GradflowStep
+    or TorchStep: Sequential of Linear/ReLU, cross-entropy, Adam) on ``device``."""
     import gradflow as gf
-    from gradflow import nn, optim
+    from gradflow.bench.throughput import GradflowStep, TorchStep, init_mlp
 
-    gf.cuda.allow_tf32 = tf32
+    params = init_mlp(MLP_SIZES)
+    if framework == "gradflow":
+        gf.cuda.allow_tf32 = tf32
+        make = GradflowStep
+    else:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        make = TorchStep
     try:
-        gf.manual_seed(0)
-        layers = []
-        for i in range(len(MLP_SIZES) - 1):
-            layers.append(nn.Linear(MLP_SIZES[i], MLP_SIZES[i + 1]))
-            if i < len(MLP_SIZES) - 2:
-                layers.append(nn.ReLU())
-        model = nn.Sequential(*layers).to("cuda")
-        opt = optim.Adam(model.parameters(), lr=1e-3)
-        x, y = gf.tensor(xb, device="cuda"), gf.tensor(yb, device="cuda")
-
-        def step():
-            opt.zero_grad()
-            gf.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-
-        return _wall(step, cupy.cuda.Device().synchronize, steps, repeats)
+        step = make(params, lr=1e-3, device=device, optimizer="adam")
+        batch = step.batch(xb, yb)
+        return _wall(lambda: step.step(batch), step.sync, steps, repeats)
     finally:
         gf.cuda.allow_tf32 = False
+        if framework != "gradflow":
+            torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def _mlp_gradflow(xb, yb, tf32, steps, repeats):
+    return _mlp_step("gradflow", xb, yb, tf32, steps, repeats)
 
 
 def _mlp_torch(xb, yb, tf32, steps, repeats):
-    import torch
-
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    try:
-        mods = []
-        for i in range(len(MLP_SIZES) - 1):
-            mods.append(torch.nn.Linear(MLP_SIZES[i], MLP_SIZES[i + 1]))
-            if i < len(MLP_SIZES) - 2:
-                mods.append(torch.nn.ReLU())
-        model = torch.nn.Sequential(*mods).cuda()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        x, y = torch.from_numpy(xb).cuda(), torch.from_numpy(yb).cuda()
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-
-        return _wall(step, torch.cuda.synchronize, steps, repeats)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = False
+    return _mlp_step("torch", xb, yb, tf32, steps, repeats)
 
 
 def section_mlp(report: Report, args) -> None:

@@ -86,10 +86,15 @@ def make_data(n: int, in_features: int, classes: int, seed: int = 0, dtype: Any 
 
 
 # --- one training step per framework ----------------------------------------------------------
-class GradflowStep:
-    """gradflow as a user writes it: Sequential, CrossEntropyLoss, optim.SGD."""
+#: The optimizers the gradflow and PyTorch steps can use (each picks its own library's class).
+OPTIMIZERS = {"sgd": lambda optim: optim.SGD, "adam": lambda optim: optim.Adam}
 
-    def __init__(self, params, lr: float = LR, dtype: Any = np.float32, device: str = "cpu"):
+
+class GradflowStep:
+    """gradflow as a user writes it: Sequential, CrossEntropyLoss, optim.SGD (or Adam)."""
+
+    def __init__(self, params, lr: float = LR, dtype: Any = np.float32, device: str = "cpu",
+                 optimizer: str = "sgd"):
         import gradflow as gf
         from gradflow import nn, optim
 
@@ -105,7 +110,7 @@ class GradflowStep:
                                     for k, a in (("weight", w), ("bias", b))})
         self.params = [p for m in lin for p in (m.weight, m.bias)]
         self.loss_fn = nn.CrossEntropyLoss()
-        self.opt = optim.SGD(self.model.parameters(), lr=lr)
+        self.opt = OPTIMIZERS[optimizer](optim)(self.model.parameters(), lr=lr)
 
     def batch(self, x: np.ndarray, y: np.ndarray):
         gf = self.gf
@@ -183,9 +188,10 @@ class NumpyStep:
 
 
 class TorchStep:
-    """PyTorch eager: ``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.SGD``."""
+    """PyTorch eager: ``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.SGD`` (or Adam)."""
 
-    def __init__(self, params, lr: float = LR, dtype: Any = np.float32, device: str = "cpu"):
+    def __init__(self, params, lr: float = LR, dtype: Any = np.float32, device: str = "cpu",
+                 optimizer: str = "sgd"):
         import torch
 
         self.torch, self.device = torch, device
@@ -200,7 +206,7 @@ class TorchStep:
             if i < len(params) - 1:
                 layers.append(torch.nn.ReLU())
         self.model = torch.nn.Sequential(*layers)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.opt = OPTIMIZERS[optimizer](torch.optim)(self.model.parameters(), lr=lr)
         self.cross_entropy = torch.nn.functional.cross_entropy
 
     def batch(self, x: np.ndarray, y: np.ndarray):

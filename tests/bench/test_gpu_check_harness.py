@@ -39,3 +39,16 @@ def test_without_a_gpu_it_says_so(gpu_check, capsys):
         pytest.skip("a CUDA GPU is usable here: the script would run its sections")
     assert gpu_check.main(["--quick", "--out", "unused"]) == 2
     assert "no usable CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("framework", ["gradflow", "torch"])
+def test_mlp_section_runs_the_harness_steps(gpu_check, monkeypatch, framework):
+    import numpy as np
+
+    if framework == "torch":
+        pytest.importorskip("torch")
+    monkeypatch.setattr(gpu_check, "MLP_SIZES", [6, 5, 3])
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((4, 6)).astype(np.float32), rng.integers(0, 3, 4)
+    ms = gpu_check._mlp_step(framework, xb, yb, False, steps=2, repeats=2, device="cpu")
+    assert ms > 0
