@@ -371,7 +371,8 @@ def _checked(node: Context, result, method: str, backend) -> tuple:
             shape, dtype = child.out_meta[edge[1]]
             owner = child.backend
         else:
-            shape, dtype, owner = edge.shape, edge.dtype, edge._backend
+            arr = edge.array  # a leaf Tensor: its array's shape (a tuple, no Size) and dtype
+            shape, dtype, owner = arr.shape, arr.dtype, edge._backend
         # the input's device, not the node's (they differ for a device copy)
         if backend is not None and g.__class__ is not owner.xp.ndarray and not owner.owns(g):
             g = owner.asarray(g)

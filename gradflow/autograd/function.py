@@ -196,6 +196,8 @@ class Function:
         requires = False
         arrays = []
         append = arrays.append
+        needs = []  # per input: requires grad (one pass, no generator frames on the hot path)
+        need = needs.append
         for a in args:
             if isinstance(a, Tensor):
                 b = a._backend
@@ -206,8 +208,12 @@ class Function:
                 append(a.array)
                 if a._requires_grad:
                     requires = True
+                    need(True)
+                else:
+                    need(False)
             else:
                 append(a)
+                need(False)
         if backend is None:
             if args and args[0] is None:
                 raise TypeError(f"{cls.__name__}: argument 'input' must be a Tensor, got None")
@@ -216,27 +222,36 @@ class Function:
             backend = cpu_backend
         ctx = Context(cls, backend)
         record = requires and _State.grad_enabled
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(args)
         raw = cls.forward(ctx, *arrays, **kwargs)
         backend = ctx.backend  # a forward may move its result to another device (ToDevice)
         single = raw.__class__ is not tuple
-        outs = (raw,) if single else raw
         owns = backend.owns
-        if not all(o is None or owns(o) for o in outs):  # NumPy returns scalars for 0-d results
-            outs = tuple(o if o is None or owns(o) else backend.asarray(o) for o in outs)
+        if single:
+            if raw is not None and not owns(raw):  # NumPy returns scalars for 0-d results
+                raw = backend.asarray(raw)
+            outs = (raw,)
+        else:
+            outs = raw
+            for o in outs:
+                if o is not None and not owns(o):
+                    outs = tuple(o if o is None or owns(o) else backend.asarray(o) for o in outs)
+                    break
         if _State.anomaly:
             _check_finite_forward(cls, args, outs, backend)
         if not record:
             if single:
                 return Tensor._make(outs[0], backend)
             return tuple(None if o is None else Tensor._make(o, backend) for o in outs)
-        ctx.edges = tuple(
-            ((a.grad_fn, a._out_idx) if a.grad_fn is not None else a)
-            if isinstance(a, Tensor) and a._requires_grad else None
-            for a in args)
+        edges = []
+        edge = edges.append
+        for a, n in zip(args, needs):
+            if n:
+                fn = a.grad_fn
+                edge(a if fn is None else (fn, a._out_idx))
+            else:
+                edge(None)
+        ctx.edges = tuple(edges)
         non_diff = ctx._non_diff
         if single and not non_diff:
             o = outs[0]

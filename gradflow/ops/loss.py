@@ -252,8 +252,12 @@ class SoftmaxCrossEntropyIndicesMean(Function):
     @staticmethod
     def vjp(ctx, g):
         _, logp = ctx.saved_arrays
-        ge = ctx.xp.broadcast_to(g / ctx.count, ctx.target.shape)  # as Mean's vjp: one g/n
-        return ctx.k.softmax_cross_entropy_indices_backward(ge, logp, ctx.target, ctx.smoothing)
+        xp, target = ctx.xp, ctx.target
+        ge = g / ctx.count  # one g/n for every example, as Mean's vjp
+        # NumPy broadcasts a (1, ...) factor; a device kernel wants g per example (a view)
+        ge = (ge.reshape((1,) * target.ndim) if xp.__name__ == "numpy"
+              else xp.broadcast_to(ge, target.shape))
+        return ctx.k.softmax_cross_entropy_indices_backward(ge, logp, target, ctx.smoothing)
 
     @staticmethod
     def backward(ctx, g):
