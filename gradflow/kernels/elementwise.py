@@ -102,29 +102,9 @@ def log_nonzero(xp, a):
 
 
 @kernel
-def exp(xp, a):
-    return xp.exp(a)
-
-
-@kernel
-def log(xp, a):
-    return xp.log(a)
-
-
-@kernel
-def sqrt(xp, a):
-    return xp.sqrt(a)
-
-
-@kernel
 def sqrt_backward(xp, g, y):
     """d√x/dx · g = g / (2y), y = √x."""
     return g / (2 * y)
-
-
-@kernel
-def abs(xp, a):  # noqa: A001 - the kernel is named after the op
-    return xp.abs(a)
 
 
 @kernel
@@ -134,23 +114,8 @@ def abs_backward(xp, g, a):
 
 
 @kernel
-def sign(xp, a):
-    return xp.sign(a)
-
-
-@kernel
-def sin(xp, a):
-    return xp.sin(a)
-
-
-@kernel
 def sin_backward(xp, g, a):
     return g * xp.cos(a)
-
-
-@kernel
-def cos(xp, a):
-    return xp.cos(a)
 
 
 @kernel
@@ -268,29 +233,14 @@ _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
 
 
 @kernel
-def log2(xp, a):
-    return xp.log2(a)
-
-
-@kernel
 def log2_backward(xp, g, a):
     """d log₂x/dx · g = g / (x ln 2)."""
     return g / (a * _LN2)
 
 
 @kernel
-def log10(xp, a):
-    return xp.log10(a)
-
-
-@kernel
 def log10_backward(xp, g, a):
     return g / (a * _LN10)
-
-
-@kernel
-def log1p(xp, a):
-    return xp.log1p(a)
 
 
 @kernel
@@ -300,19 +250,9 @@ def log1p_backward(xp, g, a):
 
 
 @kernel
-def expm1(xp, a):
-    return xp.expm1(a)
-
-
-@kernel
 def expm1_backward(xp, g, y):
     """d(eˣ−1)/dx · g = g (y + 1), y = eˣ − 1."""
     return g * (y + 1)
-
-
-@kernel
-def exp2(xp, a):
-    return xp.exp2(a)
 
 
 @kernel
@@ -322,28 +262,13 @@ def exp2_backward(xp, g, y):
 
 
 @kernel
-def sinh(xp, a):
-    return xp.sinh(a)
-
-
-@kernel
 def sinh_backward(xp, g, a):
     return g * xp.cosh(a)
 
 
 @kernel
-def cosh(xp, a):
-    return xp.cosh(a)
-
-
-@kernel
 def cosh_backward(xp, g, a):
     return g * xp.sinh(a)
-
-
-@kernel
-def tan(xp, a):
-    return xp.tan(a)
 
 
 @kernel
@@ -353,29 +278,14 @@ def tan_backward(xp, g, y):
 
 
 @kernel
-def asin(xp, a):
-    return xp.arcsin(a)
-
-
-@kernel
 def asin_backward(xp, g, a):
     """d asin x/dx · g = g / √(1 − x²)."""
     return g / xp.sqrt(1 - a * a)
 
 
 @kernel
-def acos(xp, a):
-    return xp.arccos(a)
-
-
-@kernel
 def acos_backward(xp, g, a):
     return -g / xp.sqrt(1 - a * a)
-
-
-@kernel
-def atan(xp, a):
-    return xp.arctan(a)
 
 
 @kernel
@@ -461,3 +371,37 @@ def sum_to(xp, g, shape):
     if lead:
         out = out.reshape(out.shape[lead:])
     return out.reshape(shape)
+
+
+def _array_function(name: str, xp_name: str):
+    def fn(xp, a):
+        return getattr(xp, xp_name)(a)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``xp.{xp_name}(a)`` elementwise."
+    return fn
+
+
+#: Forward kernels that are one array-module function each: (kernel name, ``xp`` function).
+ARRAY_FUNCTIONS = (
+    ("exp", "exp"),
+    ("log", "log"),
+    ("sqrt", "sqrt"),
+    ("abs", "abs"),
+    ("sign", "sign"),
+    ("sin", "sin"),
+    ("cos", "cos"),
+    ("log2", "log2"),
+    ("log10", "log10"),
+    ("log1p", "log1p"),
+    ("expm1", "expm1"),
+    ("exp2", "exp2"),
+    ("sinh", "sinh"),
+    ("cosh", "cosh"),
+    ("tan", "tan"),
+    ("asin", "arcsin"),
+    ("acos", "arccos"),
+    ("atan", "arctan"),
+)
+for _name, _xp_name in ARRAY_FUNCTIONS:
+    globals()[_name] = kernel(_array_function(_name, _xp_name))
