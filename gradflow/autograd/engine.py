@@ -48,12 +48,13 @@ def _root_grads(roots: list[Tensor], grads, who: str) -> list[Tensor]:
                 "nothing it depends on was created with requires_grad=True (or it was computed "
                 "under gf.no_grad()).")
         if g is None:
-            if t.numel() != 1:
+            if t.array.size != 1:
                 raise RuntimeError(
                     f"{who}: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {t.shape}. Reduce it first (e.g. loss.sum() or loss.mean()) "
                     "or pass gradient=<tensor of the same shape>.")
-            g = Tensor._make(t._backend.xp.ones(t.shape, dtype=t.dtype), t._backend)
+            a = t.array
+            g = Tensor._make(t._backend.xp.ones(a.shape, dtype=a.dtype), t._backend)
         else:
             if not isinstance(g, Tensor):
                 g = Tensor._make(t._backend.asarray(g, dtype=t.dtype), t._backend)

@@ -156,6 +156,13 @@ def _require_tensor(x, op: str, name: str) -> None:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias``; weight has shape ``(out_features, in_features)``."""
+    if not _amp.STATE.on and isinstance(x, Tensor) and isinstance(weight, Tensor):
+        # the checks below, on the arrays (no Size objects, no dtype messages on the hot path)
+        xa, wa = x.array, weight.array
+        if (wa.ndim == 2 and xa.ndim and xa.shape[-1] == wa.shape[1] and xa.dtype == wa.dtype
+                and (bias is None or (isinstance(bias, Tensor) and bias.array.dtype == wa.dtype
+                                      and bias.array.shape == (wa.shape[0],)))):
+            return Linear.apply(x, weight, bias)
     tensor_arg(x, "linear")
     tensor_arg(weight, "linear", "weight")
     if _amp.STATE.on:
