@@ -85,6 +85,25 @@ def _collect(root_nodes: list[Context]):
     return seen, parents
 
 
+def _collect_counting(root_nodes: list[Context]):
+    """Every node reachable from the roots, and how many edges point at each (``backward()``
+    runs them all: one walk, no consumer lists)."""
+    seen = set(root_nodes)
+    stack = list(root_nodes)
+    deps: dict[Context, int] = {}
+    get = deps.get
+    while stack:
+        node = stack.pop()
+        for edge in node.edges:
+            if edge.__class__ is tuple:
+                child = edge[0]
+                deps[child] = get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    return seen, deps
+
+
 def _useful_nodes(nodes, parents, target_nodes, target_leaves) -> set:
     """Nodes whose backward leads to a requested input: only these run in ``gf.grad``."""
     useful: set = set()
@@ -218,16 +237,16 @@ def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool
         i = t._out_idx
         buf[i] = g if buf[i] is None else (buf[i] + g if recorded else _sum_arrays(buf[i], g))
 
-    nodes, parents = _collect(root_nodes)
     if sink.runs_everything:
-        runnable = nodes
+        runnable, deps = _collect_counting(root_nodes)
     else:
+        nodes, parents = _collect(root_nodes)
         runnable = _useful_nodes(nodes, parents, {n for n, _ in sink.nodes}, sink.leaves)
-    deps: dict[Context, int] = {}
-    for node in runnable:
-        for edge in node.edges:
-            if edge.__class__ is tuple:
-                deps[edge[0]] = deps.get(edge[0], 0) + 1
+        deps = {}
+        for node in runnable:
+            for edge in node.edges:
+                if edge.__class__ is tuple:
+                    deps[edge[0]] = deps.get(edge[0], 0) + 1
 
     run = _run_recorded if recorded else _run_first_order
     capture = None if sink.runs_everything else sink.node

@@ -472,6 +472,19 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,  # noqa
     """
     if _amp.STATE.on:
         input, target, weight = _amp.cast("cross_entropy", input, target, weight)
+    if (weight is None and size_average is None and reduce is None and reduction == "mean"
+            and label_smoothing.__class__ in (float, int) and 0.0 <= label_smoothing <= 1.0
+            and isinstance(input, Tensor) and isinstance(target, Tensor)
+            and target._backend is input._backend and not _amp.STATE.on):
+        # the classifier's step (N, C) logits, (N,) class indices, on the CPU: the checks
+        # below, on the arrays; anything else (or a failing check) takes the general path
+        za, ya = input.array, target.array
+        if (za.ndim == 2 and ya.ndim == 1 and za.dtype.kind == "f" and ya.dtype.kind in "iu"
+                and ya.shape[0] == za.shape[0] and ya.size and input._backend.xp.__name__ ==
+                "numpy"):
+            lo, hi, c = int(ya.min()), int(ya.max()), za.shape[1]
+            if lo >= 0 and hi < c and not lo <= ignore_index <= hi:
+                return SoftmaxCrossEntropyIndicesMean.apply(input, ya, float(label_smoothing))
     op = "cross_entropy"
     if isinstance(weight, str):  # gradflow's former positional (reduction, label_smoothing)
         if size_average is not None:
