@@ -119,3 +119,18 @@ def test_bernoulli_and_normal():
         gf.normal(0.0, 1.0)
     with pytest.raises(RuntimeError, match=">= 0"):
         gf.normal(gf.zeros(2), -1.0)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "prod", "var", "argmax",
+                                  "argmin", "max", "min", "all", "any", "logsumexp"])
+def test_reductions_over_the_one_dim_of_a_0d_tensor_as_torch(name):
+    torch = pytest.importorskip("torch")
+    for dim in (0, -1):
+        for keepdim in (False, True):
+            want = getattr(torch, name)(torch.tensor(3.0), dim, keepdim=keepdim)
+            got = getattr(gf, name)(gf.tensor(3.0), dim, keepdim=keepdim)
+            want, got = (want[0], got[0]) if isinstance(want, tuple) else (want, got)
+            assert tuple(got.shape) == tuple(want.shape) == ()
+            np.testing.assert_allclose(got.numpy(), want.numpy())
+    with pytest.raises(IndexError):
+        getattr(gf, name)(gf.tensor(3.0), 1)

@@ -70,13 +70,15 @@ class DimensionError(IndexError, ValueError):
 
 
 def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
-    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of axes >= 0."""
+    """``axis`` (None, int or sequence, negatives allowed) as a sorted tuple of axes >= 0. A 0-d
+    tensor has one wrappable dim, as in PyTorch: ``dim`` -1 or 0 (both give ``(0,)``; a
+    reduction over it of a 0-d tensor reduces nothing: see :func:`reduce_axes`)."""
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise DimensionError(f"{op}: dim {a} is out of range for a tensor with {ndim} "
                                  f"dimensions (expected one in [{-max(ndim, 1)}, "
                                  f"{max(ndim, 1) - 1}])")
@@ -84,6 +86,12 @@ def norm_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
+
+
+def reduce_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
+    """:func:`norm_axes` for a reduction: over a 0-d tensor, ``dim`` -1 or 0 reduces nothing."""
+    axes = norm_axes(axis, ndim, op)
+    return () if axes is not None and ndim == 0 else axes
 
 
 def keepdims_shape(shape: tuple, axes) -> tuple:

@@ -25,7 +25,7 @@ import math
 import warnings
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import as_float, keepdims_shape, norm_axes, tensor_arg
+from gradflow.ops._util import as_float, keepdims_shape, norm_axes, reduce_axes, tensor_arg
 from gradflow.ops.composite import composite_vjp
 from gradflow.ops.math import abs as _abs
 from gradflow.ops.math import clip, erf, exp, where
@@ -532,7 +532,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # n
     tensor_arg(input, "logsumexp")
     dim = _dim_or_axis(dim, axis, "logsumexp")
     keep = keepdim if keepdims is None else keepdims
-    return LogSumExp.apply(input, norm_axes(dim, input.ndim, "logsumexp"), bool(keep))
+    return LogSumExp.apply(input, reduce_axes(dim, input.ndim, "logsumexp"), bool(keep))
 
 
 # --- Tensor methods (PyTorch's: the same functions with the tensor as input) -----------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradflow.autograd.function import Function
-from gradflow.ops._util import count, keepdims_shape, norm_axes
+from gradflow.ops._util import count, keepdims_shape, norm_axes, reduce_axes
 from gradflow.ops.shape import broadcast_to, reshape
 from gradflow.tensor import Tensor
 
@@ -103,7 +103,7 @@ class Var(Function):
 def _check(a: Tensor, axis, op: str):
     if not isinstance(a, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(a).__name__}")
-    return norm_axes(axis, a.ndim, op)
+    return reduce_axes(axis, a.ndim, op)
 
 
 def _float_check(a: Tensor, op: str) -> None:
@@ -161,6 +161,8 @@ def prod(a: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
         raise TypeError(f"prod(): dim must be one int (PyTorch reduces one dim or all), got "
                         f"{axis!r}")
     axes = _check(a, axis, "prod")
+    if a.ndim == 0:  # dim 0 or -1 of a 0-d tensor: the product of its one element
+        axis = None
     if dtype is not None:
         a = a.to(dtype=dtype)
     elif a.array.dtype.kind in "biu":
@@ -189,10 +191,12 @@ def prod(a: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
 def argmax(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmax")[0]
+        axis = axis if a.ndim else None  # a 0-d tensor's dim 0 or -1: its one element
     return Tensor.wrap(a._backend.k.argmax(a.array, axis=axis, keepdims=keepdims), a._backend)
 
 
 def argmin(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if axis is not None:
         axis = norm_axes(axis, a.ndim, "argmin")[0]
+        axis = axis if a.ndim else None  # a 0-d tensor's dim 0 or -1: its one element
     return Tensor.wrap(a._backend.k.argmin(a.array, axis=axis, keepdims=keepdims), a._backend)
