@@ -174,8 +174,9 @@ class _Accumulate(_Sink):
                 g = g.to(dtype=leaf.dtype)
             leaf._grad = g if leaf._grad is None else leaf._grad + g
             return
-        if g.dtype != leaf.dtype:
-            g = g.astype(leaf.dtype)
+        dtype = leaf.array.dtype
+        if g.dtype != dtype:
+            g = g.astype(dtype)
         current = leaf._grad
         if current is None:
             if id(g) in self.handed_out or getattr(g, "base", None) is not None:

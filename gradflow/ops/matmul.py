@@ -60,7 +60,10 @@ class Linear(Function):
         g2 = g.reshape(-1, n_out)
         gx = k.matmul(g, w) if nx else None
         gw = k.matmul(g2.T, x.reshape(-1, n_in)) if nw else None
-        gb = k.sum(g2, axis=0) if nb else None
+        if nb:  # the method skips np.sum's dispatch layers; half precision sums in float32
+            gb = k.sum(g2, axis=0) if g2.dtype.char in "eE" else g2.sum(axis=0)
+        else:
+            gb = None
         return gx, gw, gb
 
     @staticmethod
