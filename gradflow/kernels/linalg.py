@@ -3,10 +3,12 @@ the CPU, cuSOLVER through CuPy on the GPU)."""
 
 from __future__ import annotations
 
+from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
 
 
 @kernel
+@compute_in_float32
 def linalg_einsum(xp, equation, *arrays):
     """``xp.einsum`` of an equation with explicit output and letters only (no ellipsis).
 
@@ -55,6 +57,7 @@ def _contract2(xp, a, sa: str, b, sb: str, out: str):
 
 
 @kernel
+@compute_in_float32
 def linalg_vector_norm(xp, x, ord, axis, keepdims):  # noqa: A002 - torch's name
     """‖x‖_ord over ``axis`` (None: all), PyTorch's definitions (ord 0 counts non-zeros)."""
     a = xp.abs(x)
@@ -77,6 +80,7 @@ def linalg_vector_norm(xp, x, ord, axis, keepdims):  # noqa: A002 - torch's name
 
 
 @kernel
+@compute_in_float32
 def linalg_vector_norm_backward(xp, g, x, norm, ord):  # noqa: A002
     """PyTorch's gradient of the vector norm (``g`` and ``norm`` with kept dims): 0 where the
     norm is 0 (the subgradient), inf-norms share g equally among the entries at the extremum."""
