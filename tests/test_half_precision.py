@@ -20,7 +20,8 @@ LOW = {"float16": (gf.float16, torch.float16), "bfloat16": (gf.bfloat16, torch.b
 TOL = {"float16": 4e-3, "bfloat16": 3e-2}
 TORCH = {gf.float16: torch.float16, gf.bfloat16: torch.bfloat16, gf.float32: torch.float32,
          gf.float64: torch.float64, gf.int64: torch.int64, gf.int32: torch.int32,
-         gf.uint8: torch.uint8, gf.bool: torch.bool, gf.complex64: torch.complex64, gf.complex128: torch.complex128}
+         gf.uint8: torch.uint8, gf.bool: torch.bool, gf.complex64: torch.complex64,
+         gf.complex128: torch.complex128}
 
 
 def _pair(a: np.ndarray, name: str, grad: bool = True):
