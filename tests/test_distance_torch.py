@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import inspect
 import math
+from functools import partial
 
 import numpy as np
 import pytest
+from torch_compare import TOL, compare_with_torch
 
 import gradflow as gf
 from gradflow.nn.distance import CosineSimilarity, PairwiseDistance
@@ -17,39 +19,11 @@ from gradflow.ops import distance as D
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-TOL = {"rtol": 1e-9, "atol": 1e-11}
 PS = [2.0, 1.0, 3.0, 1.5, 0.5, math.inf]
 
 
-def _compare(ours, theirs, diff, second_order=True, seed=0):
-    rng = np.random.default_rng(seed)
-    g_in = [gf.tensor(a, dtype="float64", requires_grad=True) for a in diff]
-    t_in = [torch.tensor(a, requires_grad=True) for a in diff]
-    yg, yt = ours(*g_in), theirs(*t_in)
-    assert tuple(yg.shape) == tuple(yt.shape)
-    np.testing.assert_allclose(yg.numpy(), yt.detach().numpy(), **TOL, err_msg="value")
-    v = rng.standard_normal(tuple(yt.shape))
-    gg = gf.grad((yg * gf.tensor(v)).sum(), g_in, create_graph=second_order)
-    gt = torch.autograd.grad((yt * torch.tensor(v)).sum(), t_in, create_graph=second_order)
-    for i, (a, b) in enumerate(zip(gg, gt)):
-        assert np.isfinite(a.numpy()).all()
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), **TOL, err_msg=f"grad {i}")
-    if not second_order:
-        return
-    us = [rng.standard_normal(a.shape) for a in diff]
-    ht = torch.autograd.grad(sum((a * torch.tensor(u)).sum() for a, u in zip(gt, us)), t_in,
-                             allow_unused=True)
-    if not any(a.requires_grad for a in gg):  # piecewise linear (p = 1, ∞): Hessian 0
-        assert all(b is None or not b.any() for b in ht)
-        return
-    hg = gf.grad(sum((a * gf.tensor(u)).sum() for a, u in zip(gg, us)), g_in,
-                 allow_unused=True)
-    for i, (a, b) in enumerate(zip(hg, ht)):
-        b = np.zeros(diff[i].shape) if b is None else b.numpy()
-        ok = np.isfinite(b)  # torch's second order is NaN at a zero vector; ours is finite
-        assert np.isfinite(a.numpy()).all()
-        np.testing.assert_allclose(a.numpy()[ok], b[ok], rtol=1e-8, atol=1e-10,
-                                   err_msg=f"hvp {i}")
+# torch's second order is NaN at a zero vector (not compared there); ours is finite
+_compare = partial(compare_with_torch, hvp_tol={"rtol": 1e-8, "atol": 1e-10})
 
 
 @pytest.mark.parametrize("p", PS, ids=str)

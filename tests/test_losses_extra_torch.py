@@ -8,9 +8,11 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
+from torch_compare import compare_with_torch
 
 import gradflow as gf
 from gradflow.nn import loss as NL
@@ -18,51 +20,10 @@ from gradflow.ops import loss_extra as LE
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-TOL = {"rtol": 1e-9, "atol": 1e-11}
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-def _compare(ours, theirs, diff, consts=(), second_order=True, seed=0, grad_mask=None,
-             tol=TOL):
-    """``ours(*gf tensors)`` vs ``theirs(*torch tensors)`` on float64 ``diff`` (differentiated)
-    and ``consts``: value, VJP and HVP (the HVP where torch's is finite)."""
-    rng = np.random.default_rng(seed)
-    g_in = [gf.tensor(a, dtype="float64", requires_grad=True) for a in diff]
-    t_in = [torch.tensor(a, requires_grad=True) for a in diff]
-    g_c = [gf.tensor(c, dtype=c.dtype) for c in consts]
-    t_c = [torch.tensor(c) for c in consts]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lg, lt = ours(*g_in, *g_c), theirs(*t_in, *t_c)
-    assert tuple(lg.shape) == tuple(lt.shape)
-    np.testing.assert_allclose(lg.numpy(), lt.detach().numpy(), **TOL, err_msg="loss")
-    v = rng.standard_normal(tuple(lt.shape))
-    gg = gf.grad((lg * gf.tensor(v)).sum(), g_in, create_graph=second_order)
-    gt = torch.autograd.grad((lt * torch.tensor(v)).sum(), t_in, create_graph=second_order)
-    for i, (a, b) in enumerate(zip(gg, gt)):
-        a, b = a.numpy(), b.detach().numpy()
-        assert np.isfinite(a).all(), f"grad {i} not finite"
-        keep = np.ones(a.shape, bool) if grad_mask is None or grad_mask[i] is None else \
-            grad_mask[i]
-        np.testing.assert_allclose(a[keep], b[keep], **tol, err_msg=f"grad {i}")
-    if not second_order:
-        return
-    if not any(b.requires_grad for b in gt):  # piecewise linear in torch too: Hessian 0
-        assert not any(a.requires_grad and a.numpy().any() for a in gg)
-        return
-    us = [rng.standard_normal(a.shape) for a in diff]
-    ht = torch.autograd.grad(sum((a * torch.tensor(u)).sum() for a, u in zip(gt, us)), t_in,
-                             allow_unused=True)
-    if not any(a.requires_grad for a in gg):  # piecewise linear: Hessian 0
-        assert all(b is None or not b.any() for b in ht)
-        return
-    hg = gf.grad(sum((a * gf.tensor(u)).sum() for a, u in zip(gg, us)), g_in,
-                 allow_unused=True)
-    for i, (a, b) in enumerate(zip(hg, ht)):
-        b = np.zeros(diff[i].shape) if b is None else b.detach().numpy()
-        ok = np.isfinite(b)
-        np.testing.assert_allclose(a.numpy()[ok], b[ok], rtol=1e-8, atol=1e-9,
-                                   err_msg=f"hvp {i}")
+_compare = partial(compare_with_torch, quiet=True, hvp_tol={"rtol": 1e-8, "atol": 1e-9})
 
 
 def _probs(rng, shape):
@@ -246,7 +207,7 @@ def test_cosine_embedding_loss(reduction, margin, rng):
     y = np.array([1.0, -1.0, 1.0, -1.0, -1.0])
     _compare(lambda x1, x2, t: LE.cosine_embedding_loss(x1, x2, t, margin, reduction=reduction),
              lambda x1, x2, t: TF.cosine_embedding_loss(x1, x2, t, margin, reduction=reduction),
-             [a, b], [y], tol={"rtol": 1e-8, "atol": 1e-11})  # gradients ~1e5 at the zero row
+             [a, b], [y], grad_tol={"rtol": 1e-8, "atol": 1e-11})  # gradients ~1e5: zero row
     _compare(lambda x1, x2, t: LE.cosine_embedding_loss(x1, x2, t, margin, reduction=reduction),
              lambda x1, x2, t: TF.cosine_embedding_loss(x1, x2, t, margin, reduction=reduction),
              [a[1], b[1]], [np.array(-1.0)])

@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_compare import TOL
+from torch_compare import compare_with_torch as _compare
 
 import gradflow as gf
 import gradflow.functional as F
@@ -16,38 +18,7 @@ from gradflow import nn
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-TOL = {"rtol": 1e-9, "atol": 1e-11}
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def _compare(ours, theirs, diff, consts=(), second_order=True, seed=0):
-    """Run ``ours(*gf tensors)`` and ``theirs(*torch tensors)`` on the float64 arrays ``diff``
-    (differentiated) followed by ``consts`` (not); compare value, VJP and HVP."""
-    rng = np.random.default_rng(seed)
-    g_in = [gf.tensor(a, dtype="float64", requires_grad=True) for a in diff]
-    t_in = [torch.tensor(a, requires_grad=True) for a in diff]
-    g_c = [gf.tensor(c, dtype=c.dtype) for c in consts]
-    t_c = [torch.tensor(c) for c in consts]
-    lg, lt = ours(*g_in, *g_c), theirs(*t_in, *t_c)
-    np.testing.assert_allclose(lg.numpy(), lt.detach().numpy(), **TOL, err_msg="loss")
-    v = rng.standard_normal(tuple(lt.shape))
-    gg = gf.grad((lg * gf.tensor(v)).sum(), g_in, create_graph=second_order)
-    gt = torch.autograd.grad((lt * torch.tensor(v)).sum(), t_in, create_graph=second_order)
-    for i, (a, b) in enumerate(zip(gg, gt)):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), **TOL, err_msg=f"grad {i}")
-    if not second_order:
-        return
-    us = [rng.standard_normal(a.shape) for a in diff]
-    ht = torch.autograd.grad(sum((a * torch.tensor(u)).sum() for a, u in zip(gt, us)), t_in,
-                             allow_unused=True)
-    if not any(a.requires_grad for a in gg):  # a loss linear in its inputs (nll_loss)
-        assert all(b is None or not b.any() for b in ht)
-        return
-    hg = gf.grad(sum((a * gf.tensor(u)).sum() for a, u in zip(gg, us)), g_in,
-                 allow_unused=True)
-    for i, (a, b) in enumerate(zip(hg, ht)):
-        b = np.zeros(diff[i].shape) if b is None else b.numpy()
-        np.testing.assert_allclose(a.numpy(), b, **TOL, err_msg=f"hvp {i}")
 
 
 def _tt(a):
