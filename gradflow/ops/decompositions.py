@@ -43,22 +43,75 @@ class Det(Function):
         return (g * d)[..., None, None] * _mT(Inv.apply(a))
 
 
-class Inv(Function):
+class _Arrays:
+    """What a gradient formula needs beyond ``@`` and arithmetic, on the ``vjp`` path: kernels
+    on backend arrays."""
+
+    __slots__ = ("xp", "k")
+
+    def __init__(self, ctx):
+        self.xp, self.k = ctx.xp, ctx.k
+
+    def const(self, a):
+        return a
+
+    def tril(self, x):
+        return self.xp.tril(x)
+
+    def inv(self, x):
+        return self.k.linalg_inv(x)
+
+
+class _Tensors:
+    """The same on the composed ``backward`` path: recorded gradflow ops, constants wrapped."""
+
+    __slots__ = ("xp", "backend")
+
+    def __init__(self, ctx):
+        self.xp, self.backend = ctx.xp, ctx.backend
+
+    def const(self, a):
+        return Tensor.wrap(a, self.backend)
+
+    def tril(self, x):
+        n = x.shape[-1]
+        return x * self.const(self.xp.tril(self.xp.ones((n, n), dtype=x.dtype)))
+
+    def inv(self, x):
+        return Inv.apply(x)
+
+
+class _FromOutput(Function):
+    """Y = ``kernel``(A) whose gradient needs Y alone: ``grad(y, g, ops)`` is written once for
+    both paths, on arrays with :class:`_Arrays` (``vjp``) and on Tensors with :class:`_Tensors`
+    (``backward``, so it is differentiable again)."""
+
+    kernel = ""  # the name of the kernel in the backend's table
+
+    @staticmethod
+    def grad(y, g, ops):
+        raise NotImplementedError
+
     @staticmethod
     def forward(ctx, a):
-        ai = ctx.k.linalg_inv(a)
-        ctx.save_for_backward(ai)
-        return ai
+        y = getattr(ctx.k, ctx.fn.kernel)(a)
+        ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def vjp(ctx, g):
-        (ai,) = ctx.saved_arrays
-        t = _mT(ai)
-        return -(t @ g @ t)
+        return ctx.fn.grad(ctx.saved_arrays[0], g, _Arrays(ctx))
 
     @staticmethod
     def backward(ctx, g):
-        (ai,) = ctx.saved_tensors
+        return ctx.fn.grad(ctx.saved_tensors[0], g, _Tensors(ctx))
+
+
+class Inv(_FromOutput):
+    kernel = "linalg_inv"
+
+    @staticmethod
+    def grad(ai, g, ops):
         t = _mT(ai)
         return -(t @ g @ t)
 
@@ -100,33 +153,14 @@ def _tril_half(xp, n: int, dtype):
     return xp.tril(xp.ones((n, n), dtype=dtype)) - 0.5 * xp.eye(n, dtype=dtype)
 
 
-class Cholesky(Function):
-    @staticmethod
-    def forward(ctx, a):
-        low = ctx.k.linalg_cholesky(a)
-        ctx.save_for_backward(low)
-        return low
+class Cholesky(_FromOutput):
+    kernel = "linalg_cholesky"
 
     @staticmethod
-    def vjp(ctx, g):
-        (low,) = ctx.saved_arrays
-        xp = ctx.xp
-        n = low.shape[-1]
-        g = xp.tril(g)
-        li = ctx.k.linalg_inv(low)
-        s = _mT(li) @ ((_mT(low) @ g) * _tril_half(xp, n, g.dtype)) @ li
-        return 0.5 * (s + _mT(s))
-
-    @staticmethod
-    def backward(ctx, g):
-        (low,) = ctx.saved_tensors
-        backend = ctx.backend
-        xp = backend.xp
-        n = low.shape[-1]
-        g = g * Tensor.wrap(xp.tril(xp.ones((n, n), dtype=g.dtype)), backend)
-        li = Inv.apply(low)
-        half = Tensor.wrap(_tril_half(xp, n, g.dtype), backend)
-        s = _mT(li) @ ((_mT(low) @ g) * half) @ li
+    def grad(low, g, ops):
+        li = ops.inv(low)
+        half = ops.const(_tril_half(ops.xp, low.shape[-1], g.dtype))
+        s = _mT(li) @ ((_mT(low) @ ops.tril(g)) * half) @ li
         return 0.5 * (s + _mT(s))
 
 

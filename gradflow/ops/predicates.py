@@ -20,36 +20,43 @@ def isnan(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
     return _bool(input, input.array != input.array)
 
 
-def isinf(input: Tensor) -> Tensor:  # noqa: A002
-    tensor_arg(input, "isinf")
+def _float_class(input: Tensor, op: str, of_integers: bool) -> Tensor:
+    """``xp.<op>`` (isinf, isfinite) elementwise; integer and bool tensors give ``of_integers``
+    everywhere (never infinite, always finite)."""
+    tensor_arg(input, op)
     xp = input._backend.xp
     if not is_inexact(input.dtype):
-        return _bool(input, xp.zeros(input.shape, bool))
-    return _bool(input, xp.isinf(input.array))
+        return _bool(input, (xp.ones if of_integers else xp.zeros)(input.shape, bool))
+    return _bool(input, getattr(xp, op)(input.array))
+
+
+def _equals_inf(input: Tensor, op: str, inf: float) -> Tensor:
+    """``input == inf`` for one signed infinity; complex tensors raise (as PyTorch)."""
+    tensor_arg(input, op)
+    if input.dtype.kind == "c":
+        raise ValueError(f"{op}: complex tensors are not supported (as PyTorch); compare "
+                         "the real and imaginary parts")
+    return _bool(input, input.array == inf)
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    """Whether each element is +inf or -inf (all False for integer and bool tensors)."""
+    return _float_class(input, "isinf", False)
 
 
 def isposinf(input: Tensor) -> Tensor:  # noqa: A002
-    tensor_arg(input, "isposinf")
-    if input.dtype.kind == "c":
-        raise ValueError("isposinf: complex tensors are not supported (as PyTorch); compare "
-                         "the real and imaginary parts")
-    return _bool(input, input.array == float("inf"))
+    """Whether each element is +inf."""
+    return _equals_inf(input, "isposinf", float("inf"))
 
 
 def isneginf(input: Tensor) -> Tensor:  # noqa: A002
-    tensor_arg(input, "isneginf")
-    if input.dtype.kind == "c":
-        raise ValueError("isneginf: complex tensors are not supported (as PyTorch); compare "
-                         "the real and imaginary parts")
-    return _bool(input, input.array == float("-inf"))
+    """Whether each element is -inf."""
+    return _equals_inf(input, "isneginf", float("-inf"))
 
 
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
-    tensor_arg(input, "isfinite")
-    xp = input._backend.xp
-    if not is_inexact(input.dtype):
-        return _bool(input, xp.ones(input.shape, bool))
-    return _bool(input, xp.isfinite(input.array))
+    """Whether each element is finite (all True for integer and bool tensors)."""
+    return _float_class(input, "isfinite", True)
 
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # noqa: A002
