@@ -5,7 +5,8 @@ gradflow additions (keyword-only): ``seed=`` (``shuffle=True`` without a ``gener
 epoch ``e`` in a permutation that depends only on ``(seed, e)``, so a run resumed with
 :meth:`DataLoader.set_epoch` / :meth:`DataLoader.load_state_dict` sees the batches it would have
 seen), ``device=`` (where batches go) and ``transform=`` (augmentation of each batch's features,
-seeded by ``(seed, epoch, step)``).
+seeded by ``(seed, epoch, step)``) and ``shard=`` (data-parallel training: each rank takes its
+contiguous share of every global batch; see :class:`DataLoader`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -126,7 +128,19 @@ class DataLoader:
         device: (gradflow) where batches go (``"cpu"``, ``"cuda"``, ``"auto"``...).
         transform: (gradflow) ``transform(features, rng) -> features``, applied to the first
             field of each batch (as a NumPy array) with ``rng`` seeded by
-            ``(seed, epoch, step)``.
+            ``(seed, epoch, step)`` (and the rank, when sharded).
+        shard: (gradflow) data-parallel loading with global-batch semantics. ``"auto"``: the
+            rank and size of :func:`gradflow.distributed.init` (one process: no sharding);
+            ``(rank, world_size)``: explicit. ``batch_size`` stays the *global* batch: at step
+            ``s`` every rank takes its contiguous share (``[n·r/R, n·(r+1)/R)``) of the batch
+            one process would take, so every rank runs ``len(loader)`` steps and the union
+            over ranks is exactly the one-process epoch (no padding, no duplicates; a share
+            of a short last batch may be empty). The order depends on ``(seed, epoch)`` only:
+            under ``"auto"`` a drawn seed is broadcast from rank 0. ``last_batch_share`` is
+            ``(local rows, global rows)`` of the batch handed out last (the gradient weight of
+            this rank). ``None`` (the default) is PyTorch's behaviour (every process sees the
+            whole dataset); ``fit`` shards such a DataLoader when run on several ranks, and
+            ``shard=False`` keeps it whole there.
 
     Attributes:
         epoch: the epoch the next ``iter(loader)`` runs; it starts at 0 and each new iteration
@@ -144,7 +158,8 @@ class DataLoader:
                  multiprocessing_context: Any = None, generator: Generator | None = None, *,
                  prefetch_factor: int | None = None, persistent_workers: bool = False,
                  pin_memory_device: str = "", in_order: bool = True, seed: int | None = None,
-                 device: Any = None, transform: Transform | None = None):
+                 device: Any = None, transform: Transform | None = None, shard: Any = None):
+        seed_given = seed is not None
         num_workers = _check_int(num_workers, "num_workers")
         if num_workers < 0:
             raise ValueError(f"DataLoader: num_workers option should be non-negative (got "
@@ -243,6 +258,13 @@ class DataLoader:
         self._pool = None
         self._sliceable = (not iterable and collate_fn is None and self._auto_collation
                            and callable(getattr(dataset, "get_batch", None)))
+        self.shard = shard
+        self.shard_rank, self.shard_size = 0, 1
+        self.last_batch_share: tuple[int, int] | None = None
+        self._pending_shares: deque[tuple[int, int]] | None = None
+        self._seed_given = seed_given
+        if shard is not None and shard is not False:
+            self._set_shard(shard)
         if num_workers > (os.cpu_count() or 1) and not self._sliceable:
             warnings.warn(f"DataLoader: num_workers={num_workers} exceeds the {os.cpu_count()} "
                           "CPUs of this machine; loading may be slow or freeze", UserWarning,
@@ -254,6 +276,70 @@ class DataLoader:
             raise ValueError(f"DataLoader: {name} attribute should not be set after DataLoader "
                              "is initialized; build a new DataLoader")
         super().__setattr__(name, value)
+
+    def _set_shard(self, shard: Any, comm: Any = None) -> None:
+        """Shard this loader (``"auto"``, ``(rank, world_size)``; ``comm`` for ``"auto"``)."""
+        if shard == "auto":
+            if comm is None:
+                from gradflow.distributed import init  # noqa: PLC0415
+
+                comm = init()
+            rank, size = comm.rank, comm.size
+        elif (isinstance(shard, tuple | list) and len(shard) == 2
+              and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                      for v in shard) and 0 <= shard[0] < shard[1]):
+            rank, size = int(shard[0]), int(shard[1])
+        else:
+            raise ValueError(f"DataLoader: shard must be None, False, 'auto' or (rank, "
+                             f"world_size) with 0 <= rank < world_size, got {shard!r}")
+        if size > 1:
+            if isinstance(self.dataset, IterableDataset) or not self._auto_collation:
+                raise ValueError("DataLoader: shard= needs a map-style dataset with batching "
+                                 "(batch_size or batch_sampler): each rank takes a share of "
+                                 "every batch")
+            if not self.in_order:
+                raise ValueError("DataLoader: shard= needs in_order=True (the shares of a "
+                                 "batch must be handed out in order)")
+            if self.shuffle and self.generator is not None:
+                raise ValueError("DataLoader: shard= with shuffle=True needs seed= instead of "
+                                 "generator= (every rank must draw the same order)")
+            if self.shuffle and not self._seed_given and type(self.sampler).__name__ == \
+                    "_EpochRandomSampler":
+                if comm is None:
+                    raise ValueError(f"DataLoader: shard={shard!r} with shuffle=True needs an "
+                                     "explicit seed= (the same on every rank)")
+                self.seed = int(comm.broadcast_object(self.seed))
+                self.sampler.seed = self.seed
+        self.shard = shard
+        self.shard_rank, self.shard_size = rank, size
+
+    @property
+    def sharded(self) -> bool:
+        """Whether each rank loads only its share of every batch (``shard`` over > 1 ranks)."""
+        return self.shard_size > 1
+
+    def _share(self, n: int) -> tuple[int, int]:
+        """This rank's rows ``[lo, hi)`` of a global batch of ``n`` rows."""
+        r, size = self.shard_rank, self.shard_size
+        return n * r // size, n * (r + 1) // size
+
+    def _local(self, idx: Any) -> Any:
+        """This rank's share of a global batch's indices (a slice, an array or a list), noted
+        in the queue of shares handed out with the batches."""
+        if isinstance(idx, slice):
+            n = idx.stop - idx.start
+            lo, hi = self._share(n)
+            local = slice(idx.start + lo, idx.start + hi)
+        else:
+            n = len(idx)
+            lo, hi = self._share(n)
+            local = idx[lo:hi]
+        self._pending_shares.append((hi - lo, n))
+        return local
+
+    def _hand_out(self) -> None:
+        if self._pending_shares is not None:
+            self.last_batch_share = self._pending_shares.popleft()
 
     @property
     def _auto_collation(self) -> bool:
@@ -305,6 +391,7 @@ class DataLoader:
         if isinstance(self.sampler, _EpochRandomSampler):
             self.sampler.epoch = epoch
         base_seed = int(host_rng_for(self.generator, "DataLoader").integers(2 ** 63))
+        self._pending_shares = deque() if self.sharded else None
         if self._sliceable:
             return self._array_batches(epoch, self._index_arrays())
         tasks = None if isinstance(self.dataset, IterableDataset) else self._index_batches()
@@ -327,22 +414,27 @@ class DataLoader:
         bs = self.batch_sampler
         order = self._epoch_order()
         if order is None:
-            return (np.asarray(b, dtype=np.int64) for b in bs)
-        n, size = len(order), bs.batch_size
-        steps = n // size if bs.drop_last else -(-n // size)
-        if type(bs.sampler) is SequentialSampler:
-            return (slice(s * size, min(s * size + size, n)) for s in range(steps))
-        return (order[s * size:s * size + size] for s in range(steps))
+            batches = (np.asarray(b, dtype=np.int64) for b in bs)
+        else:
+            n, size = len(order), bs.batch_size
+            steps = n // size if bs.drop_last else -(-n // size)
+            if type(bs.sampler) is SequentialSampler:
+                batches = (slice(s * size, min(s * size + size, n)) for s in range(steps))
+            else:
+                batches = (order[s * size:s * size + size] for s in range(steps))
+        return (self._local(b) for b in batches) if self.sharded else batches
 
     def _index_batches(self) -> Iterator[Any]:
         """The tasks of an epoch: lists of indices (single indices without auto-collation)."""
         order = self._epoch_order()
         if order is None:
-            return iter(self._index_sampler)
-        bs = self.batch_sampler
-        n, size = len(order), bs.batch_size
-        steps = n // size if bs.drop_last else -(-n // size)
-        return (order[s * size:s * size + size].tolist() for s in range(steps))
+            batches = iter(self._index_sampler)
+        else:
+            bs = self.batch_sampler
+            n, size = len(order), bs.batch_size
+            steps = n // size if bs.drop_last else -(-n // size)
+            batches = (order[s * size:s * size + size].tolist() for s in range(steps))
+        return (self._local(list(b)) for b in batches) if self.sharded else batches
 
     # -- the three ways of loading -------------------------------------------------------
 
@@ -354,6 +446,7 @@ class DataLoader:
                 arrays = [np.array(a) for a in arrays]
             if self.transform is not None:
                 arrays = [self._augment(arrays[0], epoch, step), *arrays[1:]]
+            self._hand_out()
             yield [self._to_device(a) for a in arrays]
 
     def _single_process(self, epoch: int, tasks: Iterator | None) -> Iterator[Any]:
@@ -402,6 +495,7 @@ class DataLoader:
     # -- after collation -----------------------------------------------------------------
 
     def _finish(self, batch: Any, epoch: int, step: int) -> Any:
+        self._hand_out()
         if self.transform is not None:
             if not (isinstance(batch, list | tuple) and batch and isinstance(batch[0], Tensor)):
                 raise TypeError(f"DataLoader: transform needs batches whose first field is a "
@@ -414,7 +508,8 @@ class DataLoader:
         return batch
 
     def _augment(self, x: np.ndarray, epoch: int, step: int) -> np.ndarray:
-        rng = np.random.default_rng([_AUGMENT, self.seed, epoch, step])
+        key = [_AUGMENT, self.seed, epoch, step] + ([self.shard_rank] if self.sharded else [])
+        rng = np.random.default_rng(key)
         out = self.transform(x, rng)
         if not isinstance(out, np.ndarray) or out.shape[:1] != x.shape[:1]:
             got = out.shape if isinstance(out, np.ndarray) else type(out).__name__

@@ -30,11 +30,17 @@ class Callback:
     N-th epoch); the counts are global, so a resumed run fires at the same steps.
     ``on_validation_end`` runs after each validation (per ``fit(val_every=...)``).
 
+    Under ``mpiexec`` every rank runs the callbacks except those with ``rank_zero_only``
+    (they run on rank 0 only); the logs they see are the same on every rank (global means).
+
     A callback with state to checkpoint (``ModelCheckpoint`` saves it, ``fit(resume=...)``
     restores it after ``on_train_begin``) overrides ``state_dict``/``load_state_dict``.
     """
 
     _order = 0  # callbacks run in (order, position) order; ModelCheckpoint runs last
+    #: On several ranks, run only on rank 0 (writers: progress bars, tables, loggers, plots).
+    #: Such a callback must not change training (its state is not seen by the other ranks).
+    rank_zero_only = False
     every: Any = None  # a Trigger spec: N, (N, "step") or (N, "epoch")
 
     def on_train_begin(self, trainer: Trainer) -> None:

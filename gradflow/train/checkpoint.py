@@ -104,6 +104,9 @@ class ModelCheckpoint(Callback):
     A checkpoint written when ``max_iters`` or a callback cut an epoch short resumes at the
     next epoch.
 
+    On several ranks every rank runs it (the state gathers every rank's random state and
+    in-epoch progress) and rank 0 writes the files.
+
     Attributes:
         last_path: the file written last (``None`` before any); ``saved``: every file written.
     """
@@ -144,11 +147,15 @@ class ModelCheckpoint(Callback):
 
     def _save(self, trainer: Trainer, count: int) -> None:
         path = os.path.join(self.dir, checkpoint_name(count, self.every.unit))
-        io.save(trainer.state_dict(), path)
-        _replace_with_link(path, os.path.join(self.dir, LAST_NAME))
+        state = trainer.state_dict()  # on several ranks a collective: every rank calls it
         self.last_path = path
         self.saved.append(path)
-        self._rotate(count)
+        if getattr(trainer, "rank", 0) == 0:  # rank 0 writes, the others wait for the file
+            io.save(state, path)
+            _replace_with_link(path, os.path.join(self.dir, LAST_NAME))
+            self._rotate(count)
+        if getattr(trainer, "world_size", 1) > 1:
+            trainer._ranks.comm.barrier()
 
     def _rotate(self, count: int) -> None:
         if self.keep_last is None:

@@ -42,6 +42,8 @@ class CSVLogger(Callback):
     restored, so the file always matches ``history``.
     """
 
+    rank_zero_only = True
+
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._file: IO[str] | None = None
@@ -79,6 +81,8 @@ class CSVLogger(Callback):
 class TensorBoardLogger(Callback):
     """Write every numeric metric of each epoch as a TensorBoard scalar (tag = the metric's name,
     step = the epoch) with tensorboardX's ``SummaryWriter(logdir)``."""
+
+    rank_zero_only = True
 
     def __init__(self, logdir: str | os.PathLike = "runs"):
         self.logdir = os.fspath(logdir)
@@ -121,6 +125,8 @@ class MLflowLogger(Callback):
     Attributes:
         run_id: the run's id once training has begun; ``tracking_uri``: the store in use.
     """
+
+    rank_zero_only = True
 
     def __init__(self, tracking_uri: str | None = None, experiment: str = "gradflow",
                  run_name: str | None = None, params: dict[str, Any] | None = None,
@@ -206,6 +212,8 @@ class WandbLogger(Callback):
         run: the ``wandb`` run once training has begun; ``mode``: the mode used.
     """
 
+    rank_zero_only = True
+
     def __init__(self, dir: str | os.PathLike = "runs",  # noqa: A002 - wandb's name
                  project: str = "gradflow", name: str | None = None,
                  config: dict[str, Any] | None = None, mode: str | None = None,
@@ -259,6 +267,8 @@ class DVCLiveLogger(Callback):
     init``: ``.dvc/``, ``.dvcignore``, staged in Git), as ``dvc exp`` needs; run elsewhere, it
     only writes ``dir``. ``live_kwargs`` go to ``dvclive.Live`` (default ``save_dvc_exp=False``).
     """
+
+    rank_zero_only = True
 
     def __init__(self, dir: str | os.PathLike = "dvclive",  # noqa: A002 - DVCLive's name
                  params: dict[str, Any] | None = None, **live_kwargs: Any):

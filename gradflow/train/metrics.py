@@ -99,22 +99,35 @@ class EpochMeter:
             self.correct.append(count)
             self.seen += total
 
-    def read(self) -> tuple[np.ndarray, float, float | None, int]:
+    def read(self, reduce: Any = None) -> tuple[np.ndarray, float, float | None, int]:
         """(per-batch losses on the host, mean loss over samples, accuracy or None, samples),
-        with one device-to-host copy."""
-        xp = self.backend.xp
-        parts = [xp.stack(self.losses).astype(xp.float64)]
-        if self.correct:
-            parts.append(xp.stack(self.correct).astype(xp.float64))
-        vec = parts[0] if len(parts) == 1 else xp.concatenate(parts)
-        host = np.asarray(self.backend.to_host(vec), dtype=np.float64)
-        losses, counts = host[:len(self.losses)], host[len(self.losses):]
+        with one device-to-host copy. ``reduce(losses, sizes, correct, seen)`` (on several
+        ranks: :meth:`RankContext.reduce_meter`) turns this rank's per-batch means and counts
+        into the global ones first."""
+        n = len(self.losses)
+        if n:
+            xp = self.backend.xp
+            parts = [xp.stack(self.losses).astype(xp.float64)]
+            if self.correct:
+                parts.append(xp.stack(self.correct).astype(xp.float64))
+            vec = parts[0] if len(parts) == 1 else xp.concatenate(parts)
+            host = np.asarray(self.backend.to_host(vec), dtype=np.float64)
+        else:  # a rank whose shares of every batch were empty
+            host = np.zeros(0)
+        losses, counts = host[:n], host[n:]
         weights = np.asarray(self.sizes, dtype=np.float64)
-        mean = float((losses * weights).sum() / weights.sum())
-        accuracy = None
-        if self.accuracy and self.correct:
-            accuracy = float(counts.sum() / self.seen) if self.seen else math.nan
-        return losses, mean, accuracy, int(weights.sum())
+        if reduce is None:
+            mean = float((losses * weights).sum() / weights.sum())
+            accuracy = None
+            if self.accuracy and self.correct:
+                accuracy = float(counts.sum() / self.seen) if self.seen else math.nan
+            return losses, mean, accuracy, int(weights.sum())
+        losses, weights, correct, seen = reduce(losses, weights, float(counts.sum()), self.seen)
+        total = weights.sum()
+        mean = float(np.where(weights > 0, losses * weights, 0.0).sum() / total) if total \
+            else math.nan
+        accuracy = correct / seen if self.accuracy and seen else None
+        return losses, mean, accuracy, int(total)
 
     def state_dict(self) -> dict[str, Any]:
         """The batches so far as host lists (one device-to-host copy), for a mid-epoch

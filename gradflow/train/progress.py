@@ -32,6 +32,8 @@ class ProgressBar(Callback):
     is installed.
     """
 
+    rank_zero_only = True
+
     def __init__(self, file: IO[str] | None = None, disable: bool | None = None,
                  leave: bool = True, refresh_s: float = 0.5):
         self.file, self.disable, self.leave = file, disable, leave

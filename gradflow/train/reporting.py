@@ -58,6 +58,8 @@ class EpochTable(Callback):
         new_epochs: epochs trained (not restored) by this run.
     """
 
+    rank_zero_only = True
+
     def __init__(self, file: IO[str] | None = None):
         self.file = file
         self.new_epochs = 0
@@ -119,6 +121,8 @@ class CurvesPlot(Callback):
     :meth:`write` to redraw, e.g. after a test evaluation. ``written`` says whether the last
     drawing succeeded (False: matplotlib is not installed).
     """
+
+    rank_zero_only = True
 
     def __init__(self, path: str | os.PathLike, every: int | None = None,
                  lines: dict[str, float] | None = None):

@@ -22,6 +22,8 @@ from gradflow import io
 from gradflow.autograd import no_grad
 from gradflow.backends import get_backend
 from gradflow.creation import tensor as make_tensor
+from gradflow.creation import zeros
+from gradflow.distributed.comm import init as init_distributed
 from gradflow.nn.module import Module
 from gradflow.nn.utils import clip_grad_adaptive_, clip_grad_norm_
 from gradflow.optim.lr_scheduler import ReduceLROnPlateau
@@ -31,6 +33,7 @@ from gradflow.train.callbacks import Callback
 from gradflow.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from gradflow.train.history import History
 from gradflow.train.metrics import EpochMeter, check_loss, check_metrics
+from gradflow.train.parallel import RankContext
 from gradflow.train.progress import ProgressBar
 from gradflow.train.triggers import Trigger
 
@@ -72,7 +75,9 @@ class Trainer:
     ``stop_training``, ``stop_reason``, ``config`` (the run's settings, for loggers), ``output``
     (the model output of the last :meth:`train_step`, for the metrics), ``batch`` (the
     ``[*inputs, target]`` it trained on, for step callbacks) and ``error`` (the
-    exception that ended training, else ``None``). Arguments: see :func:`fit`.
+    exception that ended training, else ``None``), ``rank`` and ``world_size`` (of
+    :func:`gradflow.distributed.init`: 0 and 1 unless run under ``mpiexec``; on several ranks
+    see :mod:`gradflow.train.parallel`). Arguments: see :func:`fit`.
 
     Subclass and override :meth:`train_step` (one optimizer step on a batch) or
     :meth:`evaluate` to change the loop; :meth:`state_dict`/:meth:`load_state_dict` hold
@@ -136,7 +141,14 @@ class Trainer:
             if cb.every is not None:
                 cb.every = Trigger.parse(cb.every, f"{type(cb).__name__}.every")
         order = sorted(range(len(callbacks)), key=lambda i: (callbacks[i]._order, i))
-        self.callbacks = [callbacks[i] for i in order]
+        comm = init_distributed()
+        self.rank, self.world_size = comm.rank, comm.size
+        # a step callback that may stop training mid-epoch makes that decision collective
+        self._collective_stop = comm.size > 1 and any(
+            type(cb).on_step_end is not Callback.on_step_end and not cb.rank_zero_only
+            for cb in callbacks)
+        self.callbacks = [callbacks[i] for i in order
+                          if self.rank == 0 or not callbacks[i].rank_zero_only]
         self._step_callbacks = [cb for cb in self.callbacks
                                 if type(cb).on_step_end is not Callback.on_step_end]
 
@@ -164,6 +176,9 @@ class Trainer:
         self._epoch: _EpochState | None = None  # the epoch in progress
         self._resume_epoch: dict[str, Any] | None = None  # a checkpoint's epoch in progress
         self._resume_rng: dict[str, Any] | None = None
+        self._reseed = True  # on several ranks: give each its own random stream at fit()
+        self._share: tuple[float, int] = (1.0, -1)  # this rank's weight and rows of the batch
+        self._ranks = RankContext(self, comm) if comm.size > 1 else None
         self.config = self._config()
 
     # --- the run --------------------------------------------------------------------------
@@ -175,6 +190,9 @@ class Trainer:
             state, file = load_checkpoint(resume)
             self.load_state_dict(state)
             self.resumed_from = file
+        if self._ranks is not None:
+            self._ranks.start(self.model, reseed=self._reseed)
+            self._reseed = False
         self.history.stop_reason = None
         self.stop_training, self.stop_reason, self.error = False, None, None
         try:
@@ -217,6 +235,8 @@ class Trainer:
             self.model.train()
             logs.update(self._train_epoch(epoch, state))
             train_time = time.perf_counter() - start
+            if self._ranks is not None:
+                self._ranks.average_running_stats(self.model)
             if self.val_loader is not None and self.val_every.at_epoch(epoch):
                 logs.update(self._validate())
             elif state.val_logs:
@@ -236,6 +256,8 @@ class Trainer:
             for cb in self.callbacks:
                 if cb.every is None or cb.every.unit != "epoch" or cb.every.at_epoch(epoch):
                     cb.on_epoch_end(self, epoch, logs)
+            if self._ranks is not None:
+                self.stop_training = self._ranks.any(self.stop_training)
             if self.stop_training:
                 self.history.stop_reason = self.stop_reason or "callback"
                 return
@@ -257,6 +279,8 @@ class Trainer:
                 continue
             items = self._batch(batch)
             self.batch, self.output = items, None
+            if self._ranks is not None:
+                self._share = self._ranks.share(self.train_loader)
             loss = self.train_step(items)
             self.step += 1
             state.batches += 1
@@ -269,12 +293,14 @@ class Trainer:
                 for cb in self._step_callbacks:
                     if cb.every is None or cb.every.unit != "step" or cb.every.at_step(self.step):
                         cb.on_step_end(self, self.step, detached)
+            if self._collective_stop:
+                self.stop_training = self._ranks.any(self.stop_training)
             if self.stop_training or (self.max_iters is not None and self.step >= self.max_iters):
                 break
         if not len(meter):
             raise ValueError(f"fit: train_loader yielded no batches in epoch {epoch} (a "
                              "generator can be iterated only once: pass a DataLoader or a list)")
-        step_losses, mean, accuracy, samples = meter.read()
+        step_losses, mean, accuracy, samples = meter.read(self._reduction(self.train_loader))
         logs: dict[str, Any] = {"loss": mean}
         if self.nan_guard and not math.isfinite(mean):
             bad = int(np.flatnonzero(~np.isfinite(step_losses))[0])
@@ -300,15 +326,23 @@ class Trainer:
         """
         *inputs, target = batch
         self.optimizer.zero_grad()
-        out = self.model(*inputs)
-        loss = self.loss_fn(out, target)
-        if self._epoch is None or self._epoch.batches == 0:
-            check_loss(loss)  # before backward, which would fail less clearly
-        if self.nan_guard == "step" and not math.isfinite(float(loss)):
-            in_epoch = 1 if self._epoch is None else self._epoch.batches + 1
-            lr = float(self.optimizer.param_groups[0]["lr"])
-            self._diverged(self.epoch, self.step + 1, in_epoch, float(loss), lr)
-        loss.backward()
+        if self._share[1] == 0:  # this rank's share of the global batch is empty
+            out, loss = None, zeros((), dtype=self.params[0].dtype, device=self.device)
+        else:
+            out = self.model(*inputs)
+            loss = self.loss_fn(out, target)
+            if self._epoch is None or self._epoch.batches == 0:
+                check_loss(loss)  # before backward, which would fail less clearly
+        if self.nan_guard == "step":
+            value = float(loss) if self._ranks is None else self._ranks.global_mean(
+                float(loss), self._share[1] if self._share[1] >= 0 else 1)
+            if not math.isfinite(value):
+                in_epoch = 1 if self._epoch is None else self._epoch.batches + 1
+                lr = float(self.optimizer.param_groups[0]["lr"])
+                self._diverged(self.epoch, self.step + 1, in_epoch, value, lr)
+        if out is not None:
+            loss.backward()
+        self.sync_gradients()
         if self.l2:
             self._add_l2()
         if self.clip_grad_norm is not None:
@@ -319,6 +353,19 @@ class Trainer:
         self.output = out
         return loss
 
+    def sync_gradients(self) -> None:
+        """On several ranks, replace every gradient by the global batch's mean gradient (each
+        rank weighted by its share of the batch); nothing on one process. :meth:`train_step`
+        calls it after ``backward()`` (an override must too, before clipping and ``step()``)."""
+        if self._ranks is not None:
+            self._ranks.sync(self._share[0])
+
+    def _reduction(self, loader: Any) -> Any:
+        """The meter's cross-rank reduction for a sharded loader's metrics, else None."""
+        if self._ranks is None or not getattr(loader, "sharded", False):
+            return None
+        return self._ranks.reduce_meter
+
     def evaluate(self, loader: Iterable) -> dict[str, Any]:
         """``{"loss", "accuracy" (with the accuracy metric), "examples"}`` of the model on
         ``loader``: the mean over examples of ``loss_fn``, under ``no_grad`` and ``eval()``
@@ -326,18 +373,23 @@ class Trainer:
         model = self.model
         was_training = model.training
         meter = EpochMeter("accuracy" in self.metrics)
+        reduction = self._reduction(loader)
         model.eval()
         try:
             with no_grad():
                 for batch in loader:
                     *inputs, target = self._batch(batch)
+                    if reduction is not None and target.ndim and target.shape[0] == 0:
+                        continue  # this rank's share of the batch is empty
                     out = model(*inputs)
                     meter.add(self.loss_fn(out, target), out, target)
         finally:
             model.train(was_training)
-        if not len(meter):
+        if not len(meter) and reduction is None:
             raise ValueError("evaluate: the loader yielded no batches")
-        _, mean, accuracy, samples = meter.read()
+        _, mean, accuracy, samples = meter.read(reduction)
+        if not samples:
+            raise ValueError("evaluate: the loader yielded no batches")
         metrics: dict[str, Any] = {"loss": mean}
         if accuracy is not None:
             metrics["accuracy"] = accuracy
@@ -345,6 +397,8 @@ class Trainer:
         return metrics
 
     def _validate(self) -> dict[str, Any]:
+        if self._ranks is not None:
+            self._ranks.average_running_stats(self.model)
         try:
             metrics = self.evaluate(self.val_loader)
         except ValueError as exc:
@@ -428,7 +482,7 @@ class Trainer:
         counts, the epoch's lr and any validation so far; else ``None``).
         """
         sched, epoch = self.scheduler, self._epoch
-        return {
+        state = {
             "format": CHECKPOINT_FORMAT, "version": 2,
             "epoch": self.epoch, "step": self.step,
             "model": self.model.state_dict(),
@@ -443,6 +497,11 @@ class Trainer:
                           if (state := cb.state_dict())},
             "in_epoch": None if epoch is None else epoch.state_dict(),
         }
+        if self._ranks is not None:  # collective: every rank's random state and progress
+            state["world_size"] = self.world_size
+            state["ranks"] = self._ranks.gather({"rng": state["rng"],
+                                                 "in_epoch": state["in_epoch"]})
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned: the model, optimizer, scheduler, loaders,
@@ -464,12 +523,17 @@ class Trainer:
                     loader.load_state_dict(saved)
                 elif hasattr(loader, "set_epoch"):
                     loader.set_epoch(saved["epoch"])
-        io.set_rng_state(state["rng"])
+        rng, in_epoch = state["rng"], state.get("in_epoch")
+        mine = None if self._ranks is None else self._ranks.mine(state)
+        if mine is not None:
+            rng, in_epoch = mine["rng"], mine["in_epoch"]
+        self._reseed = self._ranks is not None and mine is None
+        io.set_rng_state(rng)
         self.history.load_state_dict(state["history"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self._callback_states = dict(state.get("callbacks") or {})
-        self._resume_epoch = state.get("in_epoch")
-        self._resume_rng = state["rng"] if self._resume_epoch is not None else None
+        self._resume_epoch = in_epoch
+        self._resume_rng = rng if self._resume_epoch is not None else None
 
     def _config(self) -> dict[str, Any]:
         group = self.optimizer.param_groups[0]
