@@ -46,6 +46,15 @@ class Mean(_Spread):
 class _Extremum(Function):
     """Max and min: g flows to where the input attains the extremum, shared equally by ties."""
 
+    kernel: str  # amax or amin
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdims):
+        ctx.in_shape, ctx.axes = a.shape, axes
+        out = getattr(ctx.k, ctx.fn.kernel)(a, axis=axes, keepdims=keepdims)
+        ctx.save_for_backward(a, out)
+        return out
+
     @staticmethod
     def vjp(ctx, g):
         a, out = ctx.saved_arrays
@@ -61,21 +70,11 @@ class _Extremum(Function):
 
 
 class Amax(_Extremum):
-    @staticmethod
-    def forward(ctx, a, axes, keepdims):
-        ctx.in_shape, ctx.axes = a.shape, axes
-        out = ctx.k.amax(a, axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(a, out)
-        return out
+    kernel = "amax"
 
 
 class Amin(_Extremum):
-    @staticmethod
-    def forward(ctx, a, axes, keepdims):
-        ctx.in_shape, ctx.axes = a.shape, axes
-        out = ctx.k.amin(a, axis=axes, keepdims=keepdims)
-        ctx.save_for_backward(a, out)
-        return out
+    kernel = "amin"
 
 
 class Var(Function):
