@@ -98,26 +98,39 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     ``return_inverse`` each element's (slice's) position among them, with ``return_counts``
     how often each occurs. NaNs are all distinct, as in PyTorch. (``sorted=False`` also sorts:
     PyTorch leaves that order open.)"""
-    op = "unique"
+    return _runs("unique", input, True, return_inverse, return_counts, dim)
+
+
+def unique_consecutive(input: Tensor, return_inverse: bool = False,  # noqa: A002
+                       return_counts: bool = False, dim: int | None = None):
+    """The values (``dim``: slices) with consecutive repeats collapsed to one; inverse and
+    counts as in :func:`unique`."""
+    return _runs("unique_consecutive", input, False, return_inverse, return_counts, dim)
+
+
+def _runs(op: str, input: Tensor, ordered: bool, return_inverse: bool,  # noqa: A002
+          return_counts: bool, dim: int | None):
+    """One value (slice along ``dim``) per run of equal ones, in sorted order (``ordered``:
+    :func:`unique`) or as they come (:func:`unique_consecutive`)."""
     tensor_arg(input, op)
     xp, b = input._backend.xp, input._backend
     arr = input.array
     if dim is None:
         flat = arr.reshape(-1)
-        order = _argsort_stable(xp, flat)
-        s = flat[order]
-        new = _new_runs(xp, s[:, None] if s.size else s.reshape(0, 1))
-        return _runs_result(xp, b, s, new, order, arr.shape, return_inverse, return_counts)
+        order = _argsort_stable(xp, flat) if ordered else xp.arange(flat.shape[0])
+        s = flat[order] if ordered else flat
+        new = _new_runs(xp, s[:, None])
+        return _finish(xp, b, s[new], new, order, arr.shape, return_inverse, return_counts)
     d = norm_axes(dim, arr.ndim, op)[0]
     moved, rows = _moved_rows(arr, d, xp)
-    if rows.shape[0] == 0:
-        order = xp.zeros(0, dtype="int64")
-    else:  # lexicographic order of the slices (the last key is primary)
-        order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
-    new = _new_runs(xp, rows[order])
-    values = xp.moveaxis(moved[order][new], 0, d)
-    return _finish(xp, b, values, new, order, (moved.shape[0],), return_inverse,
-                   return_counts)
+    if ordered and rows.shape[0] and rows.shape[1]:  # lexicographic (the last key is primary)
+        order = xp.lexsort(rows.T[::-1])
+        moved, rows = moved[order], rows[order]
+    else:
+        order = xp.arange(rows.shape[0])
+    new = _new_runs(xp, rows)
+    return _finish(xp, b, xp.moveaxis(moved[new], 0, d), new, order, (moved.shape[0],),
+                   return_inverse, return_counts)
 
 
 def _argsort_stable(xp, a):
@@ -132,10 +145,6 @@ def _new_runs(xp, rows):
     return new
 
 
-def _runs_result(xp, b, s, new, order, shape, return_inverse, return_counts):
-    return _finish(xp, b, s[new], new, order, shape, return_inverse, return_counts)
-
-
 def _finish(xp, b, values, new, order, shape, return_inverse, return_counts):
     out = [_wrap(values, b)]
     if return_inverse:
@@ -146,27 +155,6 @@ def _finish(xp, b, values, new, order, shape, return_inverse, return_counts):
         starts = xp.flatnonzero(new)
         out.append(_wrap(xp.diff(xp.append(starts, new.shape[0])).astype("int64"), b))
     return out[0] if len(out) == 1 else tuple(out)
-
-
-def unique_consecutive(input: Tensor, return_inverse: bool = False,  # noqa: A002
-                       return_counts: bool = False, dim: int | None = None):
-    """The values (``dim``: slices) with consecutive repeats collapsed to one; inverse and
-    counts as in :func:`unique`."""
-    op = "unique_consecutive"
-    tensor_arg(input, op)
-    xp, b = input._backend.xp, input._backend
-    arr = input.array
-    if dim is None:
-        flat = arr.reshape(-1)
-        new = _new_runs(xp, flat[:, None])
-        order = xp.arange(flat.shape[0])
-        return _finish(xp, b, flat[new], new, order, arr.shape, return_inverse, return_counts)
-    d = norm_axes(dim, arr.ndim, op)[0]
-    moved, rows = _moved_rows(arr, d, xp)
-    new = _new_runs(xp, rows)
-    order = xp.arange(rows.shape[0])
-    return _finish(xp, b, xp.moveaxis(moved[new], 0, d), new, order, (moved.shape[0],),
-                   return_inverse, return_counts)
 
 
 def _float_input(op: str, input: Tensor) -> None:  # noqa: A002
