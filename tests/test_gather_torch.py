@@ -90,37 +90,30 @@ def test_scatter_reduce(reduce, include_self):
           [X, S])
 
 
-@pytest.mark.parametrize("reduce", ["amax", "amin"])
-def test_scatter_reduce_ties_share_the_gradient(reduce):
-    x = np.array([2.0, 2.0, 3.0, 1.0])
-    s = np.array([2.0, 2.0, 3.0, -1.0])
-    idx = np.array([0, 0, 1, 3])
+def _scatter_reduce_dim0(reduce, idx, x, s):
+    """``x.scatter_reduce(0, idx, s, reduce)`` with ``include_self`` True and False."""
     for inc in (True, False):
         _both(lambda a, b, inc=inc: a.scatter_reduce(0, _i(idx), b, reduce, include_self=inc),
               lambda a, b, inc=inc: a.scatter_reduce(0, _t(idx), b, reduce, include_self=inc),
               [x, s])
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+def test_scatter_reduce_ties_share_the_gradient(reduce):
+    _scatter_reduce_dim0(reduce, np.array([0, 0, 1, 3]), np.array([2.0, 2.0, 3.0, 1.0]),
+                         np.array([2.0, 2.0, 3.0, -1.0]))
 
 
 def test_scatter_reduce_prod_with_zeros():
     idx = np.array([0, 0, 1, 2, 2])
     for x, s in [([1.0, 2, 3], [0.0, 2, 0, 4, 5]), ([0.0, 2, 3], [0.0, 2, 5, 0, 0])]:
-        for inc in (True, False):
-            _both(lambda a, b, inc=inc: a.scatter_reduce(0, _i(idx), b, "prod",
-                                                         include_self=inc),
-                  lambda a, b, inc=inc: a.scatter_reduce(0, _t(idx), b, "prod",
-                                                         include_self=inc),
-                  [np.array(x), np.array(s)])
+        _scatter_reduce_dim0("prod", idx, np.array(x), np.array(s))
 
 
 @pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
 def test_scatter_reduce_integers(reduce):
-    x = np.arange(5) - 2
-    s = np.array([-3, -4, 6, 7])
-    idx = np.array([0, 0, 1, 4])
-    for inc in (True, False):
-        _both(lambda a, b, inc=inc: a.scatter_reduce(0, _i(idx), b, reduce, include_self=inc),
-              lambda a, b, inc=inc: a.scatter_reduce(0, _t(idx), b, reduce, include_self=inc),
-              [x, s])
+    _scatter_reduce_dim0(reduce, np.array([0, 0, 1, 4]), np.arange(5) - 2,
+                         np.array([-3, -4, 6, 7]))
 
 
 def test_index_select_add_copy_fill():
