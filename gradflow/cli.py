@@ -26,9 +26,7 @@ import contextlib
 import importlib
 import math
 import os
-import platform
 import re
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -307,7 +305,17 @@ def _choice(kind: str, table: str) -> Callable[[str], str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``gradflow`` command line on ``argv`` (default ``sys.argv[1:]``); return the exit
-    status (never raises, except with ``--debug``)."""
+    status (never raises, except with ``--debug``). Under MPI a rank that fails after joining
+    the job ends the whole job (the other ranks may be waiting in a collective)."""
+    code = _main(argv)
+    comm = getattr(sys.modules.get("gradflow.distributed.comm"), "_COMM", None)
+    if code and comm is not None and comm.size > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        comm.abort(code)
+    return code
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[:1] or os.environ.get("GRADFLOW_DEBUG", "") not in ("", "0")
     try:
@@ -350,59 +358,14 @@ def _describe(exc: Exception) -> str:
 
 def cmd_info(args: argparse.Namespace, rest: Sequence[str]) -> int:
     """``gradflow info``."""
-    import numpy as np
+    from gradflow.info import environment_rows
 
-    import gradflow as gf
-    from gradflow.dtypes import DEFAULT_FLOAT
-
-    rows = [("gradflow", f"{gf.__version__} ({os.path.dirname(gf.__file__)})"),
-            ("python", f"{platform.python_version()} ({sys.executable})"),
-            ("platform", platform.platform()),
-            ("numpy", np.__version__),
-            ("cupy", _version("cupy") or "not installed"),
-            ("default dtype", str(DEFAULT_FLOAT)),
-            ("backend cpu", f"numpy, device 'cpu' ({os.cpu_count()} CPU cores)")]
-    if gf.cuda.is_available():
-        rows.append(("backend cuda", f"cupy, {gf.cuda.device_count()} device(s)"))
-        rows += [(f"  cuda:{i}", name) for i, name in enumerate(_cuda_device_names())]
-    else:
-        rows.append(("backend cuda", f"unavailable: {gf.cuda.unavailable_reason()}"))
-    rows.append(("device 'auto'", "cuda:0" if gf.cuda.is_available() else "cpu"))
-    for name, use in (("scikit-learn", "digits"), ("matplotlib", "curves.png"),
-                      ("tqdm", "progress bars"), ("tensorboardX", "--logger tensorboard"),
-                      ("mlflow", "--logger mlflow"), ("wandb", "--logger wandb"),
-                      ("dvclive", "--logger dvclive"), ("graphviz", "graph drawing")):
-        rows.append((name, f"{_version(name) or 'not installed'} ({use})"))
-    rows.append(("dot (Graphviz)", shutil.which("dot") or "not found (SVG/PNG graphs)"))
+    rows = environment_rows()
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
 
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = [dist] + (["cupy-cuda12x", "cupy-cuda13x", "cupy-cuda11x"] if dist == "cupy" else [])
-    for name in names:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            continue
-    return None
-
-def _cuda_device_names() -> list[str]:
-    """``"<name>, <memory> GiB"`` per CUDA device (``"?"`` where CuPy cannot say)."""
-    import cupy
-
-    names = []
-    for i in range(cupy.cuda.runtime.getDeviceCount()):
-        try:
-            props = cupy.cuda.runtime.getDeviceProperties(i)
-            name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-            names.append(f"{name}, {props['totalGlobalMem'] / 2**30:.1f} GiB")
-        except Exception as exc:  # noqa: BLE001 - info must not fail on one device's details
-            names.append(f"? ({type(exc).__name__}: {exc})")
-    return names
 
 # --- train, plot, graph-demo ---------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace, rest: Sequence[str]) -> int:

@@ -218,11 +218,16 @@ def _check_dependencies(given: dict[str, Any], opts: dict[str, Any]) -> None:
                              f"with {needs}")
 
 def resolve_device(name: str) -> str:
-    """The device string to train on; a CLIError saying why when CUDA is asked for and absent."""
+    """The device string to train on; a CLIError saying why when CUDA is asked for and absent.
+    Under MPI ``cuda`` and ``auto`` mean ``cuda:{local rank}`` (one GPU per rank)."""
     import gradflow as gf
+    from gradflow.distributed import launched_by_mpi, local_rank
 
+    first = local_rank() if launched_by_mpi() else 0
     if name == "auto":
-        return "cuda:0" if gf.cuda.is_available() else "cpu"
+        return f"cuda:{first}" if gf.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{first}"
     if name.startswith("cuda"):
         if not gf.cuda.is_available():
             raise RecipeError(f"--device {name}: CUDA is not available: "
@@ -305,10 +310,11 @@ def build_loaders(opts: dict[str, Any], data: Any, device: str) -> tuple[Any, An
     # unbatched mode, one example at a time)
     bs = len(data.train) if opts["batch_size"] == "full" else opts["batch_size"]
     train = DataLoader(data.train, batch_size=bs, shuffle=True, seed=opts["seed"],
-                       device=device, transform=transform)
+                       device=device, transform=transform, shard="auto")
 
-    def evaluation(ds: Any) -> Any:
-        return None if ds is None else DataLoader(ds, batch_size=1024, device=device)
+    def evaluation(ds: Any) -> Any:  # on several ranks each evaluates its share
+        return None if ds is None else DataLoader(ds, batch_size=1024, device=device,
+                                                  shard="auto")
 
     return train, evaluation(data.val), evaluation(data.test)
 
@@ -398,7 +404,23 @@ def load_data(opts: dict[str, Any]) -> Any:
 def run(opts: dict[str, Any], checkpoint: str | None = None,
         argv: Sequence[str] = ()) -> int:
     """Train and report the run ``opts`` describes (resolved by :func:`resolve_train_options`),
-    continuing ``checkpoint`` if given; ``argv`` is recorded in config.json. Returns 0."""
+    continuing ``checkpoint`` if given; ``argv`` is recorded in config.json. Returns 0.
+
+    Under ``mpiexec -n R`` the R ranks train one data-parallel run (global batch
+    ``--batch-size``, :mod:`gradflow.train.parallel`): rank 0 chooses the run folder, prints
+    and writes every file; the others print nothing."""
+    import contextlib
+
+    from gradflow.distributed import init
+
+    comm = init()
+    if comm.rank == 0:
+        return _run(opts, checkpoint, argv, comm)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        return _run(opts, checkpoint, argv, comm)
+
+
+def _run(opts: dict[str, Any], checkpoint: str | None, argv: Sequence[str], comm: Any) -> int:
     start = time.perf_counter()
     device = resolve_device(opts["device"])
     data = load_data(opts)
@@ -415,25 +437,32 @@ def run(opts: dict[str, Any], checkpoint: str | None = None,
     scheduler = build_scheduler(opts, optimizer)
     train_loader, val_loader, test_loader = build_loaders(opts, data, device)
 
-    out = opts["out"] or _default_out()
+    out = opts["out"] or (_default_out() if comm.rank == 0 else None)
+    out = comm.broadcast_object(out)  # one run folder for all ranks
     if os.path.exists(out) and not os.path.isdir(out):
         raise RecipeError(f"--out {out}: exists and is not a folder; choose another --out")
-    os.makedirs(out, exist_ok=True)
-    if opts["out"] is None:
-        _link_latest(out)
-    opts["out"] = out
     if not checkpoint and _has_checkpoints(out):
         raise RecipeError(f"--out {out} already holds a training run's checkpoints: continue it "
                        "with --resume, or choose another --out")
+    comm.barrier()  # every rank has looked before rank 0 writes
+    if comm.rank == 0:
+        os.makedirs(out, exist_ok=True)
+        if opts["out"] is None:
+            _link_latest(out)
+    opts["out"] = out
     config = {"options": opts, "command": " ".join(_quote(a) for a in ["gradflow", *argv]),
               "gradflow": gf.__version__, "device": device, "data": data.sizes(),
               "model": {"layers": [repr(m) for m in model], "parameters":
                         sum(p.numel() for p in model.parameters())},
-              "resumed_from": checkpoint,
+              "resumed_from": checkpoint, "ranks": comm.size,
               "created": datetime.datetime.now().isoformat(timespec="seconds")}
-    atomic_write(os.path.join(out, "config.json"), _json(config))
+    if comm.rank == 0:
+        atomic_write(os.path.join(out, "config.json"), _json(config))
 
     print(_describe_run(opts, data, model, device))
+    if comm.size > 1:
+        print(f"data-parallel on {comm.size} ranks: each takes its share of every global batch "
+              f"of {opts['batch_size']}")
     if checkpoint:
         print(f"resuming from {_short_path(checkpoint)}")
     cbs = build_callbacks(opts, out)
@@ -453,7 +482,8 @@ def run(opts: dict[str, Any], checkpoint: str | None = None,
     if checkpoint and cbs["table"].new_epochs == 0:
         print(f"the checkpoint already has {len(history)} epoch(s); pass --epochs N > "
               f"{len(history)} to train further")
-    return _report(opts, out, trainer, test_loader, cbs["curves"], time.perf_counter() - start)
+    return _report(opts, out, trainer, test_loader, cbs["curves"], time.perf_counter() - start,
+                   comm.rank == 0)
 
 def suggest_batch_size(opts: dict[str, Any]) -> int:
     """``gradflow train --suggest-batch-size``: the gradient noise scale of the model the options
@@ -502,8 +532,9 @@ def _json(obj: dict[str, Any]) -> str:
 
 
 def _report(opts: dict[str, Any], out: str, trainer: Any, test_loader: Any, curves: Any,
-            wall: float) -> int:
-    """Evaluate on the test set; write results.json and curves.png; print the summary."""
+            wall: float, writer: bool = True) -> int:
+    """Evaluate on the test set; write results.json and curves.png (``writer``: rank 0);
+    print the summary."""
     import numpy as np
 
     model, history = trainer.model, trainer.history
@@ -523,6 +554,8 @@ def _report(opts: dict[str, Any], out: str, trainer: Any, test_loader: Any, curv
                "epochs": len(history), "steps": history.steps,
                "stop_reason": history.stop_reason, "wall_time_s": round(wall, 3),
                "final": history.records[-1] if len(history) else None}
+    if not writer:
+        return 0
     atomic_write(os.path.join(out, "results.json"), _json(results))
     from gradflow.io import save
 
