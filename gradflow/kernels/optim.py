@@ -10,64 +10,86 @@ from __future__ import annotations
 from gradflow.kernels import kernel
 
 
-def _lerp_(xp, a, b, weight):
-    """``a ← a + weight·(b − a)`` in place, in PyTorch's two-branch form (``torch.lerp``)."""
+def _lerp_(xp, a, b, weight, tmp=None):
+    """``a ← a + weight·(b − a)`` in place, in PyTorch's two-branch form (``torch.lerp``);
+    ``tmp`` (shaped like ``a``) receives the difference."""
+    d = xp.subtract(b, a, out=tmp)
     if abs(weight) < 0.5:
-        d = b - a
         d *= weight
         a += d
     else:
-        d = b - a
         d *= 1 - weight
         xp.subtract(b, d, out=a)
 
 
+def _scratch(xp, p, tmp):
+    """Two arrays shaped like ``p`` for the intermediates: ``tmp`` if given, else new ones."""
+    if tmp is None:
+        return xp.empty_like(p), xp.empty_like(p)
+    return tmp
+
+
 @kernel
 def sgd_update(xp, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step,
-               maximize=False):
+               maximize=False, tmp=None):
     """SGD with L2 weight decay, momentum (``buf`` updated in place), dampening and Nesterov.
 
     d ← ±g + wd·p;  buf ← d on the first step, else μ·buf + (1 − τ)·d;
     d ← d + μ·buf (Nesterov) or buf;  p ← p − lr·d.
+
+    ``tmp``: optional pair of scratch arrays shaped like ``p`` for the intermediates (the CPU
+    optimizers pass cache-sized blocks); the float operations are the same either way.
     """
-    d = -g if maximize else g
+    t1, t2 = _scratch(xp, p, tmp)
+    d = xp.negative(g, out=t1) if maximize else g
     if weight_decay:
-        d = d + weight_decay * p
+        xp.multiply(p, weight_decay, out=t2)
+        d = xp.add(d, t2, out=t1)
     if momentum:
         if first_step:
             buf[...] = d
         else:
             buf *= momentum
-            buf += (1 - dampening) * d
-        d = d + momentum * buf if nesterov else buf
-    p -= lr * d
+            xp.multiply(d, 1 - dampening, out=t2)
+            buf += t2
+        if nesterov:
+            xp.multiply(buf, momentum, out=t2)
+            d = xp.add(d, t2, out=t1)
+        else:
+            d = buf
+    xp.multiply(d, lr, out=t2)
+    p -= t2
 
 
 @kernel
 def adam_update(xp, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled,
-                maximize=False):
+                maximize=False, tmp=None):
     """Adam (L2 decay added to g) or AdamW (decoupled: p ← p·(1 − lr·wd)); ``vmax`` for AMSGrad.
 
     m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  v̂ = max(v̂, v) (AMSGrad);
-    p ← p − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε).
+    p ← p − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε).  ``tmp``: as in :func:`sgd_update`.
     """
+    t1, t2 = _scratch(xp, p, tmp)
     if maximize:
-        g = -g
+        g = xp.negative(g, out=t1)
     if weight_decay:
         if decoupled:
             p *= 1 - lr * weight_decay
         else:
-            g = g + weight_decay * p
-    _lerp_(xp, m, g, 1 - beta1)
+            xp.multiply(p, weight_decay, out=t2)
+            g = xp.add(g, t2, out=t1)
+    _lerp_(xp, m, g, 1 - beta1, t2)
     v *= beta2
-    v += (1 - beta2) * g * g
+    xp.multiply(g, 1 - beta2, out=t2)
+    t2 *= g
+    v += t2
     bc1 = 1 - beta1 ** step
     bc2_sqrt = (1 - beta2 ** step) ** 0.5
     if vmax is not None:
         xp.maximum(vmax, v, out=vmax)
-        denom = xp.sqrt(vmax)
+        denom = xp.sqrt(vmax, out=t1)
     else:
-        denom = xp.sqrt(v)
+        denom = xp.sqrt(v, out=t1)
     denom /= bc2_sqrt
     denom += eps
     xp.divide(m, denom, out=denom)
@@ -77,31 +99,36 @@ def adam_update(xp, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step,
 
 @kernel
 def rmsprop_update(xp, p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
-                   maximize=False):
+                   maximize=False, tmp=None):
     """RMSprop, optionally centered (``grad_avg``) and with momentum (``buf``).
 
     s ← α·s + (1 − α)·g²;  ḡ ← lerp(ḡ, g, 1 − α) (centered);  a = √(s − ḡ²) + ε;
     buf ← μ·buf + g/a, p ← p − lr·buf (momentum) or p ← p − lr·g/a.
+    ``tmp``: as in :func:`sgd_update`.
     """
+    t1, t2 = _scratch(xp, p, tmp)
     if maximize:
-        g = -g
+        g = xp.negative(g, out=t1)
     if weight_decay:
-        g = g + weight_decay * p
+        xp.multiply(p, weight_decay, out=t2)
+        g = xp.add(g, t2, out=t1)
     square_avg *= alpha
-    square_avg += (1 - alpha) * g * g
+    xp.multiply(g, 1 - alpha, out=t2)
+    t2 *= g
+    square_avg += t2
     if grad_avg is not None:
-        _lerp_(xp, grad_avg, g, 1 - alpha)
-        avg = square_avg - grad_avg * grad_avg
+        _lerp_(xp, grad_avg, g, 1 - alpha, t2)
+        xp.multiply(grad_avg, grad_avg, out=t2)
+        avg = xp.subtract(square_avg, t2, out=t2)
         xp.sqrt(avg, out=avg)
     else:
-        avg = xp.sqrt(square_avg)
+        avg = xp.sqrt(square_avg, out=t2)
     avg += eps
+    xp.divide(g, avg, out=avg)
     if momentum:
         buf *= momentum
-        xp.divide(g, avg, out=avg)
         buf += avg
-        p -= lr * buf
+        xp.multiply(buf, lr, out=avg)
     else:
-        xp.divide(g, avg, out=avg)
         avg *= lr
-        p -= avg
+    p -= avg

@@ -32,15 +32,23 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of the second moment.
         maximize: ascend the objective instead of descending it.
         decoupled_weight_decay: decay the weights directly (AdamW) instead of adding to g.
+        foreach, fused: PyTorch's implementation switches, accepted and kept in the groups; every
+            setting runs the same update (see :class:`~gradflow.optim.Optimizer`).
+        capturable, differentiable: only ``False`` (no CUDA-graph capture, no autograd through
+            the step).
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "maximize": maximize,
+                                  "maximize": maximize, "foreach": foreach,
+                                  "capturable": capturable, "differentiable": differentiable,
+                                  "fused": fused,
                                   "decoupled_weight_decay": decoupled_weight_decay})
 
     def _validate(self, group: dict[str, Any], where: str) -> None:
@@ -59,6 +67,8 @@ class Adam(Optimizer):
         weight_decay, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
         decoupled = group["decoupled_weight_decay"]
         state = self.state
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if amsgrad else None)
+        items = []
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -68,16 +78,12 @@ class Adam(Optimizer):
                 st["step"] = 0
                 st["exp_avg"] = zeros_like(p)
                 st["exp_avg_sq"] = zeros_like(p)
-            vmax = None
-            if amsgrad:
-                if "max_exp_avg_sq" not in st:
-                    st["max_exp_avg_sq"] = zeros_like(p)
-                vmax = st["max_exp_avg_sq"].array
+            if amsgrad and "max_exp_avg_sq" not in st:
+                st["max_exp_avg_sq"] = zeros_like(p)
             st["step"] += 1
-            p._backend.k.adam_update(p.array, g.array, st["exp_avg"].array, st["exp_avg_sq"].array,
-                                     vmax, lr, beta1, beta2, eps, weight_decay, st["step"],
-                                     decoupled, maximize)
-            p.increment_version()
+            items.append((p, g.array, st, keys, (lr, beta1, beta2, eps, weight_decay, st["step"],
+                                                 decoupled, maximize)))
+        self._run_kernel("adam_update", items)
 
 
 class AdamW(Adam):
@@ -89,6 +95,9 @@ class AdamW(Adam):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

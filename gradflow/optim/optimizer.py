@@ -13,6 +13,7 @@ import numpy as np
 
 from gradflow.autograd.grad_mode import enable_grad, no_grad
 from gradflow.dtypes import is_floating
+from gradflow.optim import _flat
 from gradflow.tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -32,14 +33,23 @@ class Optimizer:
         state: per-parameter dict of buffers (Tensors) and counters (Python numbers).
 
     A subclass implements ``_update(group)`` (one in-place step of the group's parameters that
-    have a gradient) and ``_validate(group, where)`` (raise on bad hyperparameters).
+    have a gradient, usually through :meth:`_run_kernel`) and ``_validate(group, where)`` (raise
+    on bad hyperparameters).
+
+    How a step runs: on the CPU, the update kernel goes over each large parameter in cache-sized
+    blocks and over the small ones packed together (:mod:`gradflow.optim._flat`); on CUDA, one
+    fused kernel per parameter. PyTorch's ``foreach`` and ``fused`` arguments are accepted and
+    kept in the groups (as in PyTorch's ``state_dict``) but choose nothing: every setting runs
+    that same update, whose float operations are PyTorch's single-tensor ones.
     """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]):
         name = type(self).__name__
         self.defaults = dict(defaults)
         self._validate(self.defaults, "")
+        _check_modes(name, self.defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self._packs: dict = {}
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError(f"{name}: params must be an iterable of Tensors or dicts, got a single "
@@ -66,6 +76,28 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update(group)")
+
+    def _run_kernel(self, name: str, items: list[_flat.Item]) -> None:
+        """Run the update kernel ``name`` on ``items`` (each ``(p, grad array, state dict,
+        state keys in kernel order or None, scalar arguments)``) and bump the versions."""
+        cpu = []
+        for item in items:
+            p = item[0]
+            if _flat.on_cpu(p):
+                cpu.append(item)
+                continue
+            _, g, st, keys, scalars = item
+            getattr(p._backend.k, name)(p.array, g, *(None if k is None else st[k].array
+                                                      for k in keys), *scalars)
+            p.increment_version()
+        if cpu:
+            packs = self.__dict__.setdefault("_packs", {})
+            _flat.run(getattr(cpu[0][0]._backend.k, name), cpu, packs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_packs"] = {}  # views into flat buffers: never copied (a copy would not alias)
+        return state
 
     # --- groups -----------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -110,6 +142,7 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._validate(group, f" (parameter group {index})")
+        _check_modes(name, group, f" (parameter group {index})")
         self.param_groups.append(group)
 
     # --- stepping ---------------------------------------------------------------------------
@@ -182,13 +215,16 @@ class Optimizer:
                 raise ValueError(f"{name}: parameter group {gi} of the state dict has "
                                  f"{len(saved['params'])} parameters, this optimizer's group has "
                                  f"{len(group['params'])}")
-            missing = [k for k in self.defaults if k not in saved]
+            missing = [k for k in self.defaults if k not in saved and k not in MODE_KEYS]
             if missing:
                 raise ValueError(f"{name}: parameter group {gi} of the state dict lacks "
                                  f"{missing}; was it saved by another optimizer type?")
             for idx, p in zip(saved["params"], group["params"]):
                 params_by_index[int(idx)] = p
             new = {k: _restore(v, group.get(k)) for k, v in saved.items() if k != "params"}
+            for k in MODE_KEYS:  # a state dict saved before these keys existed
+                if k in self.defaults:
+                    new.setdefault(k, self.defaults[k])
             new["params"] = group["params"]
             self._validate(new, f" (parameter group {gi} of the loaded state dict)")
             new_groups.append(new)
@@ -203,6 +239,7 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.state = new_state
+        self._packs = {}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -210,6 +247,35 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+MODE_KEYS = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _check_modes(name: str, group: dict[str, Any], where: str = "") -> None:
+    """PyTorch's checks of ``foreach``/``fused``; ``capturable`` and ``differentiable`` only at
+    their defaults (gradflow has no CUDA-graph capture and no differentiable optimizer step)."""
+    for key in MODE_KEYS:
+        if key not in group:
+            continue
+        value = group[key]
+        optional = key in ("foreach", "fused")
+        if not (isinstance(value, bool) or (optional and value is None)):
+            kind = "True, False or None" if optional else "True or False"
+            raise TypeError(f"{name}: {key} must be {kind}, got {value!r}{where}")
+    if group.get("fused") and group.get("foreach"):
+        raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together{where}")
+    if group.get("fused") and group.get("differentiable"):
+        raise RuntimeError(f"{name}: `fused` does not support `differentiable`{where}")
+    if group.get("capturable"):
+        raise NotImplementedError(
+            f"{name}: capturable=True (steps recorded into a CUDA graph) is not supported by "
+            f"gradflow{where}; pass capturable=False (the default)")
+    if group.get("differentiable"):
+        raise NotImplementedError(
+            f"{name}: differentiable=True (autograd through optimizer.step()) is not supported "
+            f"by gradflow{where}; pass differentiable=False (the default), or write the update "
+            "with Tensor operations under gf.enable_grad()")
 
 
 def _check_param(name: str, p: Any, i: int, index: int) -> None:

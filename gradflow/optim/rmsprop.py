@@ -30,15 +30,22 @@ class RMSprop(Optimizer):
         weight_decay: L2 penalty (>= 0).
         momentum: momentum factor (>= 0).
         centered: normalise by the estimated variance of the gradient instead of its second moment.
+        capturable, differentiable: only ``False`` (no CUDA-graph capture, no autograd through
+            the step).
+        foreach: PyTorch's implementation switch, accepted and kept in the groups; every
+            setting runs the same update (see :class:`~gradflow.optim.Optimizer`).
         maximize: ascend the objective instead of descending it.
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 *, maximize: bool = False):
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
                                   "weight_decay": weight_decay, "momentum": momentum,
-                                  "centered": centered, "maximize": maximize})
+                                  "centered": centered, "capturable": capturable,
+                                  "foreach": foreach, "maximize": maximize,
+                                  "differentiable": differentiable})
 
     def _validate(self, group: dict[str, Any], where: str) -> None:
         check_number(self, "lr", group["lr"], where)
@@ -52,6 +59,9 @@ class RMSprop(Optimizer):
         weight_decay, momentum = group["weight_decay"], group["momentum"]
         centered, maximize = group["centered"], group["maximize"]
         state = self.state
+        keys = ("square_avg", "grad_avg" if centered else None,
+                "momentum_buffer" if momentum > 0 else None)
+        items = []
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -60,16 +70,11 @@ class RMSprop(Optimizer):
             if not st:
                 st["step"] = 0
                 st["square_avg"] = zeros_like(p)
-            grad_avg = buf = None
-            if centered:
-                if "grad_avg" not in st:
-                    st["grad_avg"] = zeros_like(p)
-                grad_avg = st["grad_avg"].array
-            if momentum > 0:
-                if "momentum_buffer" not in st:
-                    st["momentum_buffer"] = zeros_like(p)
-                buf = st["momentum_buffer"].array
+            if centered and "grad_avg" not in st:
+                st["grad_avg"] = zeros_like(p)
+            if momentum > 0 and "momentum_buffer" not in st:
+                st["momentum_buffer"] = zeros_like(p)
             st["step"] += 1
-            p._backend.k.rmsprop_update(p.array, g.array, st["square_avg"].array, grad_avg, buf, lr,
-                                        alpha, eps, weight_decay, momentum, maximize)
-            p.increment_version()
+            items.append((p, g.array, st, keys, (lr, alpha, eps, weight_decay, momentum,
+                                                 maximize)))
+        self._run_kernel("rmsprop_update", items)

@@ -28,14 +28,19 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         weight_decay: L2 penalty (>= 0), added to the gradient.
         maximize: ascend the objective instead of descending it.
+        foreach, fused: PyTorch's implementation switches, accepted and kept in the groups; every
+            setting runs the same update (see :class:`~gradflow.optim.Optimizer`).
+        differentiable: only ``False`` (no autograd through the step).
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 *, maximize: bool = False):
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "nesterov": nesterov, "weight_decay": weight_decay,
-                                  "maximize": maximize})
+                                  "weight_decay": weight_decay, "nesterov": nesterov,
+                                  "maximize": maximize, "foreach": foreach,
+                                  "differentiable": differentiable, "fused": fused})
 
     def _validate(self, group: dict[str, Any], where: str) -> None:
         check_number(self, "lr", group["lr"], where)
@@ -52,19 +57,19 @@ class SGD(Optimizer):
         nesterov, weight_decay = group["nesterov"], group["weight_decay"]
         maximize = group["maximize"]
         state = self.state
+        items = []
+        keys = ("momentum_buffer",) if momentum else (None,)
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
-            buf = None
+            st = None  # plain SGD keeps no state, as in PyTorch
             first = False
             if momentum:
                 st = state[p]
-                b = st.get("momentum_buffer")
-                if b is None:
-                    b = st["momentum_buffer"] = zeros_like(p)
+                if st.get("momentum_buffer") is None:
+                    st["momentum_buffer"] = zeros_like(p)
                     first = True
-                buf = b.array
-            p._backend.k.sgd_update(p.array, g.array, buf, lr, momentum, dampening, nesterov,
-                                    weight_decay, first, maximize)
-            p.increment_version()
+            items.append((p, g.array, st, keys, (lr, momentum, dampening, nesterov,
+                                                 weight_decay, first, maximize)))
+        self._run_kernel("sgd_update", items)

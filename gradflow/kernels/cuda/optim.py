@@ -5,7 +5,8 @@ of float operations: every hyperparameter is rounded to the array dtype exactly 
 would round the Python scalar, the lerp uses PyTorch's two-branch form chosen on the host, and
 the kernels are compiled with ``--fmad=false`` so no multiply-add is contracted. The fused update
 therefore matches the generic one to the last bit (float32 and float64), with one pass over
-memory instead of about ten. Branches on the flags are uniform across the launch.
+memory instead of about ten. Branches on the flags are uniform across the launch. ``tmp`` (the
+generic kernels' optional scratch arrays) is accepted and unused: nothing is kept between passes.
 """
 
 from __future__ import annotations
@@ -73,17 +74,17 @@ def _same(p, *arrays) -> bool:
 
 
 def _sgd_fits(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step,
-              maximize=False) -> bool:
+              maximize=False, tmp=None) -> bool:
     return _same(p, g, buf) and not (momentum and buf is None)
 
 
 def _adam_fits(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled,
-               maximize=False) -> bool:
+               maximize=False, tmp=None) -> bool:
     return _same(p, g, m, v, vmax)
 
 
 def _rmsprop_fits(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
-                  maximize=False) -> bool:
+                  maximize=False, tmp=None) -> bool:
     return _same(p, g, square_avg, grad_avg, buf) and not (momentum and buf is None)
 
 
@@ -96,7 +97,7 @@ def overrides(backend, generic) -> dict:
 
     @table.fused(fits=_sgd_fits)
     def sgd_update(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step,
-                   maximize=False):
+                   maximize=False, tmp=None):
         flags = ((1 if maximize else 0) | (2 if weight_decay else 0) | (4 if first_step else 0)
                  | (8 if nesterov else 0))
         args = (g, lr, weight_decay, momentum, 1 - dampening, flags)
@@ -107,7 +108,7 @@ def overrides(backend, generic) -> dict:
 
     @table.fused(fits=_adam_fits)
     def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled,
-                    maximize=False):
+                    maximize=False, tmp=None):
         lw, hi = _lerp_args(1 - beta1)
         flags = (1 if maximize else 0) | hi
         if weight_decay:
@@ -123,7 +124,7 @@ def overrides(backend, generic) -> dict:
 
     @table.fused(fits=_rmsprop_fits)
     def rmsprop_update(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
-                       maximize=False):
+                       maximize=False, tmp=None):
         lw, hi = _lerp_args(1 - alpha)
         flags = (1 if maximize else 0) | (2 if weight_decay else 0) | hi
         args = (g, weight_decay, alpha, 1 - alpha, lw, eps, lr, momentum, flags)
