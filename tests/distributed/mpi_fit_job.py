@@ -3,7 +3,7 @@
 Modes: ``fit OPT`` (SGD with momentum or Adam, 3 epochs, 33 examples in global batches of 8, so
 the last batch's share on rank 0 is empty; a sharded validation set), ``resume`` (dropout and
 BatchNorm, 36 examples: an uninterrupted run, a run cut at step 7 with a step-6 checkpoint, its
-resume).
+resume), ``stop`` (a stop decided on one rank).
 """
 
 import json
@@ -16,7 +16,7 @@ import gradflow as gf
 import gradflow.distributed as dist
 from gradflow import nn
 from gradflow.data import DataLoader, TensorDataset
-from gradflow.train import CSVLogger, ModelCheckpoint, Trainer, fit
+from gradflow.train import Callback, CSVLogger, ModelCheckpoint, Trainer, fit
 
 out, mode = sys.argv[1], sys.argv[2]
 rng = np.random.default_rng(3)
@@ -67,8 +67,23 @@ elif mode == "resume":
     resumed, trainer = run(resume=ckpt)
     bn = full[1]
     result = {"full": params(full), "resumed": params(resumed), "steps": trainer.step,
+              "draw": float(gf.rand(1)),  # each rank its own random stream
               "running_mean": bn.running_mean.numpy().tolist(),
               "files": sorted(os.listdir(ckpt))}
+elif mode == "stop":  # a callback on rank 1 alone stops training: every rank stops
+
+    class StopOnRankOne(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if dist.rank() == 1 and epoch == 2:
+                trainer.stop_training = True
+
+    gf.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3))
+    train, val = data()
+    history = fit(model, nn.CrossEntropyLoss(), gf.optim.SGD(model.parameters(), lr=0.1),
+                  train, val, epochs=5, progress=False,
+                  callbacks=[StopOnRankOne()])
+    result = {"epochs": len(history), "reason": history.stop_reason}
 rank = dist.rank()
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
     json.dump(result, f)

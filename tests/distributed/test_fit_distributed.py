@@ -113,6 +113,14 @@ def test_two_ranks_resume_bit_for_bit_with_dropout_and_batchnorm(tmp_path):
         assert r["resumed"] == r["full"]  # interrupted at step 7, resumed from step 6
     assert r0["full"] == r1["full"]
     assert r0["running_mean"] == r1["running_mean"]  # averaged across ranks each epoch
+    assert r0["draw"] != r1["draw"]  # per-rank random streams (dropout masks differ)
+
+
+def test_a_stop_decided_on_one_rank_stops_every_rank(tmp_path):
+    r0, r1 = _ranks(tmp_path, "stop")
+    # rank 1's callback alone sets stop_training at epoch 2: rank 0 stops too (no rank is left
+    # waiting in a collective)
+    assert r0 == r1 == {"epochs": 2, "reason": "callback"}
 
 
 def test_shards_partition_every_global_batch():
