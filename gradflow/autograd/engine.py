@@ -18,6 +18,7 @@ Where the gradients go is the caller's job: :func:`backward` accumulates them in
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from gradflow.autograd.function import Context, check_finite_backward
@@ -135,6 +136,57 @@ def _sum_arrays(a, b):
     out = a.copy()
     out += b
     return out
+
+
+# --- gradients only the engine holds (vjp_inplace) --------------------------------------------
+def _max_refs(grads: list) -> int:
+    """The largest reference count among ``grads`` (as seen from this frame)."""
+    most = 0
+    for g in grads:
+        n = sys.getrefcount(g)
+        if n > most:
+            most = n
+    return most
+
+
+class _Probe:
+    base = None
+
+
+def _base_refs(g) -> int:
+    """The reference count of the array a view ``g`` looks into (as seen from this frame)."""
+    b = g.base
+    return sys.getrefcount(b)
+
+
+def _calibrate() -> tuple[int, int]:
+    """The counts `_max_refs` reads for an object held by one list only, and `_base_refs` for a
+    base held by its one view (the interpreter's own temporaries differ across CPython
+    versions); zeros where there are no reference counts (nothing is then overwritten)."""
+    if not hasattr(sys, "getrefcount"):
+        return 0, 0
+    view = _Probe()
+    view.base = _Probe()
+    base = _base_refs(view)
+    probe = [view]
+    view = None  # held by the list alone, as a buffered gradient
+    return _max_refs(probe), base
+
+
+_SOLE, _SOLE_BASE = _calibrate()
+
+
+def _owned(grads: list) -> bool:
+    """True when every gradient is writeable and referenced by the engine's buffer list alone
+    (a view counts when the array it looks into is held by that view alone): then a
+    ``vjp_inplace`` node may overwrite it."""
+    for g in grads:
+        if g is None or not getattr(g.flags, "writeable", True):
+            return False
+        if g.base is not None and (g.base.base is not None or _base_refs(g) > _SOLE_BASE):
+            return False
+    g = None  # noqa: F841 - this frame's reference would be counted
+    return 0 < _max_refs(grads) <= _SOLE
 
 
 # --- where gradients go ----------------------------------------------------------------------
@@ -255,9 +307,11 @@ def _propagate(roots: list[Tensor], root_grads: list[Tensor], retain_graph: bool
     prev_mode = _State.grad_enabled
     _State.grad_enabled = recorded
     anomaly = _State.anomaly
+    result = g = prev = None
     try:
         while ready:
             node = ready.pop()
+            result = g = prev = None  # the last node's arrays: no stale reference to a buffer
             grads = buffers.pop(node, None)
             if grads is not None:
                 if capture is not None:
@@ -329,6 +383,8 @@ def _run_first_order(node: Context, grads: list) -> tuple:
         grads = [g if g is not None or meta is None else backend.zeros(meta[0], meta[1])
                  for g, meta in zip(grads, node.out_meta)]
     if fn.has_vjp:
+        if fn.vjp_inplace:
+            node.grad_owned = _owned(grads)
         result = fn.vjp(node, *grads)
         if result.__class__ is not tuple:
             result = (result,)

@@ -12,6 +12,13 @@ array or a tuple of arrays. Its gradient comes in up to two declared forms:
 
 A Function with ``vjp`` and no ``backward`` is once differentiable: recording its backward raises
 an error naming it. Both return one gradient (or ``None``) per positional input.
+
+A ``vjp`` must not modify its incoming gradients: the engine may hand the same array to several
+nodes, or a gradient the caller still holds. A Function that sets ``vjp_inplace = True`` may
+write its result into them when ``ctx.grad_owned`` is True: the engine sets it, before each
+``vjp`` of such a Function, only when nothing but the engine references any of those arrays (no
+other node, Tensor, ``.grad``, view or caller), as CPython's reference count shows. That is
+how an activation's backward works in place without a second activation-sized array.
 The Context is the graph node: it holds the edges to the inputs' nodes and what was saved.
 """
 
@@ -39,7 +46,8 @@ class Context:
     """
 
     __slots__ = ("fn", "backend", "needs_input_grad", "edges", "out_meta", "freed", "retained",
-                 "_to_save", "_saved", "_non_diff", "_stack", "_input_shapes", "__dict__")
+                 "_to_save", "_saved", "_non_diff", "_stack", "_input_shapes", "grad_owned",
+                 "__dict__")
 
     def __init__(self, fn: type, backend):
         self.fn = fn
@@ -54,6 +62,7 @@ class Context:
         self._non_diff: tuple = ()
         self._stack = None
         self._input_shapes = None
+        self.grad_owned = False  # vjp_inplace Functions: the engine says "g may be overwritten"
 
     @property
     def xp(self):
@@ -175,6 +184,8 @@ class Function:
     #: Whether the class defines ``vjp`` / ``backward`` (set for every subclass).
     has_vjp = False
     has_backward = False
+    #: Whether ``vjp`` may write into its incoming gradients when ``ctx.grad_owned`` is True.
+    vjp_inplace = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

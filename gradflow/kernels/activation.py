@@ -31,6 +31,12 @@ def relu_backward(xp, g, y):
 
 
 @kernel
+def relu_backward_(xp, g, y):
+    """``relu_backward`` written into ``g`` (the same values; no activation-sized result)."""
+    return xp.multiply(g, y > 0, out=g)
+
+
+@kernel
 def leaky_relu(xp, x, negative_slope=0.01):
     """x if x > 0 else αx, as max(x, αx) for α < 1 (min for α > 1): the same values without a
     data-dependent select (NumPy's ``where`` is several times slower on random signs). α = 0

@@ -70,6 +70,14 @@ class Relu(_Activation):
     """max(x, 0); dy/dx = [y > 0]."""
 
     kernels = ("relu", "relu_backward")
+    vjp_inplace = True
+
+    @staticmethod
+    def vjp(ctx, g):
+        (y,) = ctx.saved_arrays
+        if ctx.grad_owned:  # only the engine holds g: mask it in place
+            return ctx.k.relu_backward_(g, y)
+        return ctx.k.relu_backward(g, y)
 
     @staticmethod
     def composed(g, y):
