@@ -92,6 +92,16 @@ class RankContext:
             means = np.where(total > 0, buf[:n] / np.where(total > 0, total, 1.0), np.nan)
         return means, total, float(buf[-2]), int(buf[-1])
 
+    def reduce_totals(self, losses: np.ndarray, sizes: np.ndarray, correct: float, seen: int
+                      ) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """As :meth:`reduce_meter` for an evaluation, whose ranks may skip different (empty)
+        batches: one global mean over all examples (a one-element "batch")."""
+        weighted = float(np.where(sizes > 0, losses * sizes, 0.0).sum())
+        buf = np.array([weighted, float(sizes.sum()), correct, float(seen)])
+        self.comm.allreduce_sum_(buf)
+        mean = buf[0] / buf[1] if buf[1] else np.nan
+        return np.array([mean]), buf[1:2], float(buf[2]), int(buf[3])
+
     def average_running_stats(self, model: Any) -> None:
         """Average the floating-point ``running_*`` buffers (BatchNorm's) across ranks."""
         for name, buf in model.named_buffers():

@@ -360,11 +360,13 @@ class Trainer:
         if self._ranks is not None:
             self._ranks.sync(self._share[0])
 
-    def _reduction(self, loader: Any) -> Any:
-        """The meter's cross-rank reduction for a sharded loader's metrics, else None."""
+    def _reduction(self, loader: Any, per_batch: bool = True) -> Any:
+        """The meter's cross-rank reduction for a sharded loader's metrics (per batch for
+        training, whose per-step losses the NaN guard reads; totals for an evaluation), else
+        None."""
         if self._ranks is None or not getattr(loader, "sharded", False):
             return None
-        return self._ranks.reduce_meter
+        return self._ranks.reduce_meter if per_batch else self._ranks.reduce_totals
 
     def evaluate(self, loader: Iterable) -> dict[str, Any]:
         """``{"loss", "accuracy" (with the accuracy metric), "examples"}`` of the model on
@@ -373,7 +375,7 @@ class Trainer:
         model = self.model
         was_training = model.training
         meter = EpochMeter("accuracy" in self.metrics)
-        reduction = self._reduction(loader)
+        reduction = self._reduction(loader, per_batch=False)
         model.eval()
         try:
             with no_grad():
