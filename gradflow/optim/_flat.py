@@ -1,7 +1,7 @@
 """The CPU driver of the elementwise optimizer updates: cache-sized blocks and packed small tensors.
 
 An update such as Adam's is a chain of about ten NumPy passes. Run over a whole 1M-element
-parameter, each pass streams its operands through memory; run over blocks of ``BLOCK`` elements,
+parameter, each pass streams its operands through memory; run over blocks of ``BLOCK_BYTES``,
 the intermediates (two scratch blocks) stay in the L2 cache and only the parameter, its gradient
 and its state are read and written once per step. Parameters smaller than ``SMALL`` elements
 (biases, norm scales) are *packed*: their state lives in one flat buffer per slot (each state
@@ -24,7 +24,8 @@ import numpy as np
 
 from gradflow.tensor import Tensor
 
-BLOCK = 32768  # elements per kernel call (128 KiB of float32): intermediates stay in L2
+BLOCK_BYTES = 262144  # bytes per operand and kernel call (65536 float32): the ~6 operands of a
+#                      block stay in a 2 MiB L2 (measured best of 16-128 Ki float32 elements)
 SMALL = 4096  # parameters with fewer elements than this are packed with their neighbours
 _MAX_PACKS = 64  # layouts kept per optimizer; a changing set of gradients rebuilds beyond this
 
@@ -52,20 +53,27 @@ def run(kernel, items: list[Item], packs: dict) -> None:
             continue
         tmp = scratch.get(dtype.str)
         if tmp is None:
-            tmp = scratch[dtype.str] = (np.empty(BLOCK, dtype), np.empty(BLOCK, dtype))
+            block = _block(dtype)
+            tmp = scratch[dtype.str] = (np.empty(block, dtype), np.empty(block, dtype))
         states = [None if k is None else st[k].array for k in keys]
         _blocked(kernel, pa, g, states, scalars, tmp)
         p.increment_version()
     for (_, keys, scalars), members in small.items():
+        block = _block(members[0][0].array.dtype)
         start = 0
-        while start < len(members):  # consecutive runs of at most BLOCK elements
+        while start < len(members):  # consecutive runs of at most one block
             end, total = start, 0
             while end < len(members) and (end == start or
-                                          total + members[end][0].array.size <= BLOCK):
+                                          total + members[end][0].array.size <= block):
                 total += members[end][0].array.size
                 end += 1
             _packed(kernel, members[start:end], keys, scalars, packs)
             start = end
+
+
+def _block(dtype) -> int:
+    """Elements per block for ``dtype``."""
+    return max(1024, BLOCK_BYTES // dtype.itemsize)
 
 
 def _blocked(kernel, pa, g, states, scalars, tmp) -> None:
@@ -76,13 +84,14 @@ def _blocked(kernel, pa, g, states, scalars, tmp) -> None:
         kernel(pa, g, *states, *scalars)  # odd layout or dtype: one whole-array call
         return
     t1, t2 = tmp
-    if n <= BLOCK:
+    block = t1.size
+    if n <= block:
         kernel(pa, g, *states, *scalars, tmp=(t1[:n].reshape(pa.shape), t2[:n].reshape(pa.shape)))
         return
     fp, fg = pa.reshape(-1), g.reshape(-1)
     fs = [None if s is None else s.reshape(-1) for s in states]
-    for s in range(0, n, BLOCK):
-        e = min(s + BLOCK, n)
+    for s in range(0, n, block):
+        e = min(s + block, n)
         k = e - s
         kernel(fp[s:e], fg[s:e], *(None if a is None else a[s:e] for a in fs), *scalars,
                tmp=(t1[:k], t2[:k]))

@@ -46,13 +46,18 @@ class Adadelta(Optimizer):
         rho: decay of the running averages, in [0, 1].
         eps: added inside both square roots (>= 0).
         weight_decay: L2 penalty (>= 0).
+        foreach: PyTorch's implementation switch, accepted and kept in the groups (same update).
+        capturable, differentiable: only ``False``.
         maximize: ascend the objective instead of descending it.
     """
 
     def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False, differentiable: bool = False):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
-                                  "weight_decay": weight_decay, "maximize": maximize})
+                                  "weight_decay": weight_decay, "foreach": foreach,
+                                  "capturable": capturable, "maximize": maximize,
+                                  "differentiable": differentiable})
 
     def _validate(self, group: dict[str, Any], where: str) -> None:
         check_number(self, "lr", group["lr"], where)

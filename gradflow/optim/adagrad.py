@@ -45,16 +45,21 @@ class Adagrad(Optimizer):
         weight_decay: L2 penalty (>= 0).
         initial_accumulator_value: starting value of ``sum`` (>= 0); a group may set its own.
         eps: added to the denominator (>= 0).
+        foreach, fused: PyTorch's implementation switches, accepted and kept in the groups (same
+            update).
         maximize: ascend the objective instead of descending it.
+        differentiable: only ``False``.
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
-                                  "maximize": maximize})
+                                  "foreach": foreach, "maximize": maximize,
+                                  "differentiable": differentiable, "fused": fused})
 
     def _validate(self, group: dict[str, Any], where: str) -> None:
         check_number(self, "lr", group["lr"], where)

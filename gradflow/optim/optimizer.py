@@ -227,6 +227,8 @@ class Optimizer:
                     new.setdefault(k, self.defaults[k])
             new["params"] = group["params"]
             self._validate(new, f" (parameter group {gi} of the loaded state dict)")
+            _check_modes(type(self).__name__, new,
+                         f" (parameter group {gi} of the loaded state dict)")
             new_groups.append(new)
         new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for key, entry in state_dict["state"].items():
