@@ -23,7 +23,8 @@ imports exist already):
   above 64 KiB is its own ``mmap`` and leaves the resident set when freed: RSS then follows the
   live bytes of all three libraries (up to page rounding) instead of glibc's heap caching.
 
-Each measure is the median over ``repeats`` measured steps. Rows also carry the memory the
+Each measure is the median over ``repeats`` measured steps. The kernel keeps RSS counters in
+per-CPU batches, so RSS differences below about 0.5 MiB are noise (tracemalloc is exact). Rows also carry the memory the
 state occupies (parameters, data) for scale.
 
     gradflow bench memory --out benchmarks/results     # writes memory.{md,csv}
