@@ -38,8 +38,14 @@ if mode == "collectives":
     arr = np.arange(4, dtype=np.float64) * (r + 1)
     comm.broadcast_(arr, root=1)
     comm.barrier()
-    results = comm.allgather_object({"sums": sums, "flags": flags, "gathered": gathered,
-                                     "gathered0": gathered0, "bcast": arr.tolist()})
+    try:
+        comm.allreduce_sum_([1.0, 2.0])  # neither NumPy nor CuPy: refused on every rank alike
+        refused = ""
+    except TypeError as exc:
+        refused = str(exc)
+    results = comm.allgather_object({"refused": refused, "sums": sums, "flags": flags,
+                                     "gathered": gathered, "gathered0": gathered0,
+                                     "bcast": arr.tolist()})
     if r == 0:
         with open(out, "w") as f:
             json.dump(results, f)
