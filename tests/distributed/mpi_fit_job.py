@@ -1,9 +1,9 @@
 """Run under ``mpiexec -n 2``: ``fit`` on sharded data. Each rank writes ``OUT/rank{r}.json``.
 
 Modes: ``fit OPT`` (SGD with momentum or Adam, 3 epochs, 33 examples in global batches of 8, so
-the last batch's share on rank 0 is empty; a sharded validation set), ``resume`` (dropout and
-BatchNorm, 36 examples: an uninterrupted run, a run cut at step 7 with a step-6 checkpoint, its
-resume), ``stop`` (a stop decided on one rank).
+the last batch's share on rank 0 is empty; a sharded validation set of 9 in batches of 4),
+``resume`` (dropout and BatchNorm, 36 examples: an uninterrupted run, a run cut at step 7 with
+a step-6 checkpoint, its resume), ``stop`` (a stop decided on one rank).
 """
 
 import json
@@ -22,7 +22,7 @@ out, mode = sys.argv[1], sys.argv[2]
 rng = np.random.default_rng(3)
 X = rng.standard_normal((36, 4)).astype(np.float32)
 Y = rng.integers(0, 3, 36)
-XV, YV = rng.standard_normal((11, 4)).astype(np.float32), rng.integers(0, 3, 11)
+XV, YV = rng.standard_normal((9, 4)).astype(np.float32), rng.integers(0, 3, 9)
 
 
 def data(n=33):  # 36 for BatchNorm: no share of one row
