@@ -22,7 +22,15 @@ from gradflow.ops.activation import softmax
 from gradflow.ops.attention import scaled_dot_product_attention
 from gradflow.ops.dropout import dropout as _dropout
 from gradflow.ops.matmul import linear, matmul
-from gradflow.ops.shape import broadcast_to, concatenate, reshape, squeeze, swapaxes
+from gradflow.ops.rearrange import unbind
+from gradflow.ops.shape import (
+    broadcast_to,
+    concatenate,
+    reshape,
+    squeeze,
+    swapaxes,
+    transpose,
+)
 from gradflow.tensor import Tensor
 
 _MHA = "MultiheadAttention"
@@ -163,23 +171,40 @@ class MultiheadAttention(Module):
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         self._check_inputs(query, key, value, key_padding_mask, attn_mask)
         batched = query.ndim == 3
-        if batched and self.batch_first:
-            query, key, value = (swapaxes(t, 0, 1) for t in (query, key, value))
+        bf = batched and self.batch_first
         if not batched:
             query, key, value = (reshape(t, (t.shape[0], 1, t.shape[1]))
                                  for t in (query, key, value))
             if key_padding_mask is not None:
                 key_padding_mask = reshape(key_padding_mask, (1,) + tuple(key_padding_mask.shape))
-        tgt_len, bsz, e = query.shape
-        h, hd = self.num_heads, self.head_dim
+        n_axis = 0 if bf else 1  # the batch axis of the (batch-first or seq-first) inputs
+        tgt_len, bsz = query.shape[1 - n_axis], query.shape[n_axis]
+        src_len = key.shape[1 - n_axis]
         kpm = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
         if is_causal and attn_mask is None:
             raise RuntimeError(f"{_MHA}: need attn_mask if specifying the is_causal hint; pass "
                                "the causal mask as attn_mask (is_causal=True only says it is one)")
         sdpa_causal = is_causal and kpm is None and not need_weights
         mask = None if sdpa_causal else _canonical_mask(attn_mask, "attn_mask", query.dtype)
-        q, k, v = self._project(query, key, value)
-        src_len = k.shape[0]
+        mask = self._check_masks(mask, kpm, tgt_len, src_len, bsz)
+        if need_weights or self.bias_k is not None or self.add_zero_attn:
+            if bf:
+                query, key, value = (swapaxes(t, 0, 1) for t in (query, key, value))
+            out, weights = self._general(query, key, value, mask, kpm, average_attn_weights)
+            weights = weights if need_weights else None
+            if bf:
+                out = swapaxes(out, 0, 1)
+        else:
+            out, weights = self._heads_first(query, key, value, mask, kpm, sdpa_causal, bf), None
+        if not batched:
+            out = squeeze(out, 1)
+            if weights is not None:
+                weights = squeeze(weights, 0)
+        return out, weights
+
+    def _check_masks(self, mask, kpm, tgt_len: int, src_len: int, bsz: int):
+        """``attn_mask`` checked against (L, S) / (N·H, L, S); a 2-D one as (1, L, S)."""
+        h = self.num_heads
         if mask is not None:
             if mask.ndim == 2:
                 if tuple(mask.shape) != (tgt_len, src_len):
@@ -198,6 +223,47 @@ class MultiheadAttention(Module):
         if kpm is not None and tuple(kpm.shape) != (bsz, src_len):
             raise AssertionError(f"{_MHA}: expected key_padding_mask of shape "
                                  f"{(bsz, src_len)} (N, S), got {tuple(kpm.shape)}")
+        return mask
+
+    def _heads_first(self, query, key, value, mask, kpm, causal: bool, bf: bool) -> Tensor:
+        """The attention output without weights, bias_k or zero attention: the projections on
+        the inputs' own layout (one GEMM each over all rows; one GEMM for q, k and v together
+        in self-attention), the heads as strided (N, H, L, hd) views into them, sdpa, and the
+        heads merged back into the same layout for the output projection (no seq-first copy
+        of a batch-first input)."""
+        h, hd, e = self.num_heads, self.head_dim, self.embed_dim
+        d0, d1 = query.shape[0], query.shape[1]
+        bsz = d0 if bf else d1
+        heads = (0, 2, 1, 3) if bf else (1, 2, 0, 3)  # (d0, d1, H, hd) -> (N, H, L, hd)
+        if query is key and key is value and self._qkv_same_embed_dim:
+            qkv = linear(query, self.in_proj_weight, self.in_proj_bias)
+            qkv = transpose(reshape(qkv, (d0, d1, 3, h, hd)), (2,) + tuple(
+                a + (a >= 2) for a in heads))
+            q, k, v = unbind(qkv, 0)
+        else:
+            q, k, v = (transpose(reshape(t, (t.shape[0], t.shape[1], h, hd)), heads)
+                       for t in self._project(query, key, value))
+        src_len = k.shape[2]
+        if kpm is not None:
+            kpm = reshape(kpm, (bsz, 1, 1, src_len))
+        if mask is not None:
+            mask = reshape(mask, (1, 1) + tuple(mask.shape[1:])) if mask.shape[0] == 1 else \
+                reshape(mask, (bsz, h) + tuple(mask.shape[1:]))
+            if kpm is not None:
+                mask = mask + kpm
+        elif kpm is not None:
+            mask = kpm
+        p = self.dropout if self.training else 0.0
+        out = scaled_dot_product_attention(q, k, v, mask, p, causal)  # (N, H, L, hd)
+        out = reshape(transpose(out, (0, 2, 1, 3) if bf else (2, 0, 1, 3)), (d0, d1, e))
+        return linear(out, self.out_proj.weight, self.out_proj.bias)
+
+    def _general(self, query, key, value, mask, kpm, average_attn_weights: bool):
+        """Seq-first inputs ``(L, N, E)`` -> ``(out (L, N, E), weights)`` (weights, bias_k
+        and zero attention)."""
+        tgt_len, bsz, e = query.shape
+        h, hd = self.num_heads, self.head_dim
+        q, k, v = self._project(query, key, value)
         if self.bias_k is not None:
             k = concatenate([k, broadcast_to(self.bias_k, (1, bsz, e))], 0)
             v = concatenate([v, broadcast_to(self.bias_v, (1, bsz, e))], 0)
@@ -215,35 +281,18 @@ class MultiheadAttention(Module):
                                        (bsz, h, 1, src_len)), (bsz * h, 1, src_len))
             mask = kpm if mask is None else mask + kpm
         p = self.dropout if self.training else 0.0
-        if need_weights:
-            w = matmul(q * math.sqrt(1.0 / hd), swapaxes(k, -1, -2))
-            if mask is not None:
-                w = w + mask
-            w = softmax(w, -1)
-            if p > 0.0:
-                w = _dropout(w, p, True)
-            out = matmul(w, v)
-            weights = reshape(w, (bsz, h, tgt_len, src_len))
-            if average_attn_weights:
-                weights = weights.mean(1)
-        else:
-            if mask is not None:
-                mask = reshape(mask, (1, 1, tgt_len, src_len)) if mask.shape[0] == 1 else \
-                    reshape(mask, (bsz, h, tgt_len, src_len))
-            q4 = reshape(q, (bsz, h, tgt_len, hd))
-            k4 = reshape(k, (bsz, h, src_len, hd))
-            v4 = reshape(v, (bsz, h, src_len, hd))
-            out = scaled_dot_product_attention(q4, k4, v4, mask, p, sdpa_causal)
-            out = reshape(out, (bsz * h, tgt_len, hd))
-            weights = None
+        w = matmul(q * math.sqrt(1.0 / hd), swapaxes(k, -1, -2))
+        if mask is not None:
+            w = w + mask
+        w = softmax(w, -1)
+        if p > 0.0:
+            w = _dropout(w, p, True)
+        out = matmul(w, v)
+        weights = reshape(w, (bsz, h, tgt_len, src_len))
+        if average_attn_weights:
+            weights = weights.mean(1)
         out = reshape(swapaxes(out, 0, 1), (tgt_len * bsz, e))
         out = reshape(linear(out, self.out_proj.weight, self.out_proj.bias), (tgt_len, bsz, e))
-        if not batched:
-            out = squeeze(out, 1)
-            if weights is not None:
-                weights = squeeze(weights, 0)
-        elif self.batch_first:
-            out = swapaxes(out, 0, 1)
         return out, weights
 
 

@@ -58,7 +58,7 @@ class Linear(Function):
         n_out, n_in = w.shape
         k = ctx.k
         g2 = g.reshape(-1, n_out)
-        gx = k.matmul(g, w) if nx else None
+        gx = k.matmul(g2, w).reshape(x.shape) if nx else None  # one GEMM
         gw = k.matmul(g2.T, x.reshape(-1, n_in)) if nw else None
         if nb:  # the method skips np.sum's dispatch layers; half precision sums in float32
             gb = k.sum(g2, axis=0) if g2.dtype.char in "eE" else g2.sum(axis=0)
