@@ -64,39 +64,38 @@ class Einsum(Function):
                 for k, need in enumerate(ctx.needs_input_grad)]
 
     @staticmethod
-    def vjp(ctx, g):
-        arrays = ctx.saved_arrays
-        xp, k = ctx.xp, ctx.k
+    def _grads(ctx, g, operands, const, einsum) -> tuple:
+        """∂L/∂x_k for each operand that needs it, on arrays (``vjp``) or Tensors
+        (``backward``) alike: ``const`` wraps the δ/ones operands, ``einsum(equation, *xs)``
+        runs one plan."""
+        xp = ctx.xp
         grads = []
-        for i, plan in enumerate(Einsum._plans(ctx, [a.shape for a in arrays])):
+        for i, plan in enumerate(Einsum._plans(ctx, [a.shape for a in operands])):
             if plan is None:
                 grads.append(None)
                 continue
             eq, extra = plan
-            consts = [xp.eye(n, dtype=g.dtype) if kind == "eye" else xp.ones(n, dtype=g.dtype)
-                      for kind, n in extra]
-            others = [a for j, a in enumerate(arrays) if j != i]
-            grads.append(k.linalg_einsum(eq, g, *others, *consts))
+            consts = [const(xp.eye(n, dtype=g.dtype) if kind == "eye"
+                            else xp.ones(n, dtype=g.dtype)) for kind, n in extra]
+            others = [a for j, a in enumerate(operands) if j != i]
+            grads.append(einsum(eq, g, *others, *consts))
         return tuple(grads)
 
     @staticmethod
+    def vjp(ctx, g):
+        return Einsum._grads(ctx, g, ctx.saved_arrays, lambda a: a, ctx.k.linalg_einsum)
+
+    @staticmethod
     def backward(ctx, g):
-        tensors = ctx.saved_tensors
         backend = ctx.backend
-        xp = backend.xp
-        grads = []
-        for i, plan in enumerate(Einsum._plans(ctx, [t.shape for t in tensors])):
-            if plan is None:
-                grads.append(None)
-                continue
-            eq, extra = plan
-            consts = [Tensor.wrap(xp.eye(n, dtype=g.dtype) if kind == "eye"
-                                  else xp.ones(n, dtype=g.dtype), backend) for kind, n in extra]
-            others = [t for j, t in enumerate(tensors) if j != i]
-            ins, target = eq.split("->")
-            grads.append(Einsum.apply(g, *others, *consts, subs=tuple(ins.split(",")),
-                                      out=target))
-        return tuple(grads)
+        return Einsum._grads(ctx, g, ctx.saved_tensors, lambda a: Tensor.wrap(a, backend),
+                             _einsum_tensors)
+
+
+def _einsum_tensors(equation: str, *operands: Tensor) -> Tensor:
+    """The recorded :class:`Einsum` of ``equation`` ("ab,bc->ac", explicit letters)."""
+    ins, target = equation.split("->")
+    return Einsum.apply(*operands, subs=tuple(ins.split(",")), out=target)
 
 
 def _einsum_error(msg: str) -> RuntimeError:
