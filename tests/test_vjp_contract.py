@@ -98,12 +98,16 @@ def test_vjp_only_function_is_once_differentiable():
         gf.grad(CubeOnce.apply(x).sum(), [x], create_graph=True)
 
 
-def test_vjp_results_are_checked_and_normalised():
-    class Bad(gf.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
+class _Double(gf.Function):
+    """2x, saving nothing; the tests' subclasses return malformed gradients."""
 
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+
+def test_vjp_results_are_checked_and_normalised():
+    class Bad(_Double):
         @staticmethod
         def vjp(ctx, g):
             return g.sum(axis=0)  # wrong shape
@@ -113,11 +117,7 @@ def test_vjp_results_are_checked_and_normalised():
                                            r"input of shape \(1, 2\)"):
         Bad.apply(x).sum().backward()
 
-    class Scalar(gf.Function):  # NumPy's 0-d arithmetic returns scalars; float64 math on float32
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
+    class Scalar(_Double):  # NumPy's 0-d arithmetic returns scalars; float64 math on float32
         @staticmethod
         def vjp(ctx, g):
             return g.astype("float64").sum() * 2.0
@@ -127,11 +127,7 @@ def test_vjp_results_are_checked_and_normalised():
     assert isinstance(s.grad.array, np.ndarray) and s.grad.dtype == np.float32
     assert s.grad.item() == 2.0
 
-    class TooMany(gf.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
+    class TooMany(_Double):
         @staticmethod
         def vjp(ctx, g):
             return g, g
@@ -142,11 +138,7 @@ def test_vjp_results_are_checked_and_normalised():
 
 
 def test_backward_returning_arrays_is_a_clear_error():
-    class Arrays(gf.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
+    class Arrays(_Double):
         @staticmethod
         def backward(ctx, g):
             return g.array * 2

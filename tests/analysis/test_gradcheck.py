@@ -78,13 +78,17 @@ def test_constant_inputs_pass_through(rng):
     assert gradcheck(lambda a, b, k: (a @ b) * k, [x, w, 2.0])
 
 
-class _WrongCube(gf.Function):
-    """x³ with a backward that says 2x² instead of 3x²."""
+class _CubeForward(gf.Function):
+    """x³, saving x; the subclasses get its gradient wrong in two ways."""
 
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return a ** 3
+
+
+class _WrongCube(_CubeForward):
+    """x³ with a backward that says 2x² instead of 3x²."""
 
     @staticmethod
     def backward(ctx, g):
@@ -92,13 +96,8 @@ class _WrongCube(gf.Function):
         return g * 2 * a * a
 
 
-class _FirstOrderOnlyCube(gf.Function):
+class _FirstOrderOnlyCube(_CubeForward):
     """x³ whose backward is right but built from a constant: its own derivative is lost."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a ** 3
 
     @staticmethod
     def backward(ctx, g):
