@@ -4,12 +4,12 @@ Failure policy (DISTRIBUTED.md: never hang). Under MPI with several ranks:
 
 - an uncaught exception on a rank prints its traceback and calls ``MPI_Abort`` (excepthook);
 - every collective runs under a watchdog: one that waits longer than ``GRADFLOW_DIST_TIMEOUT``
-  seconds (default 600; ``0`` turns the watchdog off) prints which collective, on which rank,
-  then every thread's stack, and aborts the job;
+  seconds (default 600; ``0``: no limit) prints which collective, on which rank, then every
+  thread's stack, and aborts the job;
 - a rank that exits (``sys.exit(3)``, a ``main()`` returning 1, the end of the script) tells the
-  others; a rank still waiting in a collective two seconds after a peer has gone aborts the job
-  instead of waiting forever in ``MPI_Finalize``. :func:`fail` and :func:`abort_on_exit` abort at
-  once with the exit status itself.
+  others how many collectives it made; a rank waiting in a later one aborts the job (within a
+  second) instead of leaving the exited rank waiting forever in ``MPI_Finalize``. :func:`fail`
+  and :func:`abort_on_exit` abort at once, with the exit status itself.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ BACKENDS = ("auto", "mpi", "nccl")
 #: Environment variable: seconds a collective may wait before the watchdog aborts the job.
 TIMEOUT_VAR = "GRADFLOW_DIST_TIMEOUT"
 DEFAULT_TIMEOUT = 600.0
-#: Seconds a collective may still wait after a peer rank has exited before the job is aborted.
-EXIT_GRACE = 2.0
 _EXIT_TAG = 0x6766  # on a private duplicate of the world communicator
 
 
@@ -50,18 +48,18 @@ def launched_by_mpi() -> bool:
 
 
 def collective_timeout() -> float | None:
-    """``GRADFLOW_DIST_TIMEOUT`` in seconds (default 600); None when it is 0 (no watchdog)."""
+    """``GRADFLOW_DIST_TIMEOUT`` in seconds (default 600); None when it is 0 (no limit)."""
     text = os.environ.get(TIMEOUT_VAR, "").strip()
     if not text:
         return DEFAULT_TIMEOUT
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{TIMEOUT_VAR}={text!r}: expected a number of seconds (0 turns the "
-                         "collective watchdog off)") from None
+        raise ValueError(f"{TIMEOUT_VAR}={text!r}: expected a number of seconds (0: collectives "
+                         "may wait forever)") from None
     if value != value or value < 0:
-        raise ValueError(f"{TIMEOUT_VAR}={text!r}: expected a number of seconds >= 0 (0 turns "
-                         "the collective watchdog off)")
+        raise ValueError(f"{TIMEOUT_VAR}={text!r}: expected a number of seconds >= 0 (0: "
+                         "collectives may wait forever)")
     return value or None
 
 
@@ -162,16 +160,18 @@ def _dump_stacks(file: Any) -> None:
 
 
 class _Watchdog:
-    """A daemon thread that looks every ``poll`` seconds at the collective in flight (one tuple
-    written by the calling thread: nothing else is done per call) and aborts the job when it has
-    waited past the timeout, or past :data:`EXIT_GRACE` after a peer announced its exit."""
+    """A daemon thread that looks every ``poll`` seconds at the collective in flight (a counter
+    and one tuple written by the calling thread: nothing else is done per call) and aborts the
+    job when it has waited past the timeout, or when a rank that has exited announced fewer
+    collectives than the index of this one (it will never enter it)."""
 
     def __init__(self, owner: MPICommunicator, timeout: float | None):
         self.owner, self.timeout = owner, timeout
-        self.inflight: tuple[str, Any, float] | None = None  # (name, array or None, start)
+        self.count = 0  # collectives entered (the same sequence on every rank)
+        self.inflight: tuple[str, Any, float, int] | None = None  # (name, array, start, index)
         self.device: tuple[str, Any, float, Callable[[], bool]] | None = None
         self.ctl: Any = None  # the private communicator exit notices arrive on
-        self.exited: dict[int, float] = {}
+        self.exited: dict[int, int] = {}  # rank -> collectives it entered before exiting
         self.poll = 0.25 if timeout is None else min(0.25, timeout / 4)
         self._lock = threading.Lock()
         self._stopped = False
@@ -199,11 +199,14 @@ class _Watchdog:
         cur = self.inflight
         if cur is not None:
             if self.ctl is not None and now - cur[2] >= self.poll:
-                self._receive_notices(now)
-            if self.exited and now - max(cur[2], min(self.exited.values())) >= EXIT_GRACE:
-                gone = ", ".join(str(r) for r in sorted(self.exited))
-                self._fire(cur, now, f"but rank(s) {gone} exited (sys.exit, a main() that "
-                                     "returned, or the end of the script) without it")
+                self._receive_notices()
+            gone = sorted(r for r, n in self.exited.items() if n < cur[3])
+            if gone:
+                made = ", ".join(f"rank {r} exited after {self.exited[r]} collective(s)"
+                                 for r in gone)
+                self._fire(cur, now, f"(#{cur[3]} on this rank), but {made} (sys.exit, a "
+                                     "main() that returned, or the end of the script) and will "
+                                     "never enter it")
             elif self.timeout is not None and now - cur[2] >= self.timeout:
                 self._fire(cur, now, f"longer than {TIMEOUT_VAR}={self.timeout:g} s: a rank "
                                      "skipped this collective (uneven collectives), failed or "
@@ -214,13 +217,13 @@ class _Watchdog:
             self._fire(dev, now, f"on the GPU, unfinished after {TIMEOUT_VAR}={self.timeout:g} "
                                  "s: a rank skipped it, failed or is stuck")
 
-    def _receive_notices(self, now: float) -> None:
+    def _receive_notices(self) -> None:
         MPI = self.owner.MPI
         status = MPI.Status()
         while self.ctl.Iprobe(source=MPI.ANY_SOURCE, tag=_EXIT_TAG, status=status):
-            buf = np.empty(1, np.int64)
+            buf = np.empty(2, np.int64)
             self.ctl.Recv(buf, source=status.Get_source(), tag=_EXIT_TAG)
-            self.exited.setdefault(int(buf[0]), now)
+            self.exited[int(buf[0])] = int(buf[1])
 
     def _fire(self, what: tuple, now: float, why: str) -> None:
         owner = self.owner
@@ -266,7 +269,8 @@ class MPICommunicator(Communicator):
         watch = self._watch
         if watch is None:
             return fn(*args, **kwargs)
-        watch.inflight = (name, detail, time.monotonic())
+        watch.count = n = watch.count + 1
+        watch.inflight = (name, detail, time.monotonic(), n)
         try:
             return fn(*args, **kwargs)
         finally:
@@ -282,7 +286,8 @@ class MPICommunicator(Communicator):
         if watch is None:
             self.comm.Allreduce(self._in_place, array, op=self._sum)
             return array
-        watch.inflight = ("allreduce_sum_", array, time.monotonic())
+        watch.count = n = watch.count + 1
+        watch.inflight = ("allreduce_sum_", array, time.monotonic(), n)
         try:
             self.comm.Allreduce(self._in_place, array, op=self._sum)
         finally:
@@ -354,16 +359,16 @@ class MPICommunicator(Communicator):
         sys.stdout.flush()
         if self._nccl is not None:
             self._nccl.abort_device()
-        self.comm.Abort(code)
+        _abort(self.comm, code)
 
     def _at_exit(self) -> None:
         """Tell the other ranks this one is exiting (before mpi4py's MPI_Finalize): one still
         waiting in a collective then aborts the job instead of hanging."""
         watch = self._watch
         watch.stop()
-        if watch.ctl is None or self._aborting:
+        if watch.ctl is None or self._aborting or self.MPI.Is_finalized():
             return
-        note = np.array([self.rank], dtype=np.int64)
+        note = np.array([self.rank, watch.count], dtype=np.int64)
         requests = [watch.ctl.Isend(note, dest=r, tag=_EXIT_TAG)
                     for r in range(self.size) if r != self.rank]
         self.MPI.Request.Waitall(requests)
@@ -467,7 +472,16 @@ class _AbortOnly(Communicator):
     def abort(self, code: int = 1) -> None:
         sys.stderr.flush()
         sys.stdout.flush()
-        self.comm.Abort(code)
+        _abort(self.comm, code)
+
+
+def _abort(comm: Any, code: int) -> None:
+    """``MPI_Abort``, then ``_exit``: MPICH's MPI_Abort can return before the launcher kills the
+    process, and nothing of this rank (another abort, atexit handlers) may run after it."""
+    try:
+        comm.Abort(code)
+    finally:
+        os._exit(code)
 
 
 def fail(code: int = 1, message: str | None = None) -> int:

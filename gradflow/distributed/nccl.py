@@ -98,6 +98,12 @@ class NCCLCommunicator(Communicator):
             raise TypeError(f"{who}: NCCL cannot reduce dtype {array.dtype}; supported: {known}")
         return array.size, getattr(self._lib, name)
 
+    def _tick(self) -> None:
+        """Count a device collective (the exit notices compare counts across ranks)."""
+        watch = self.mpi._watch
+        if watch is not None:
+            watch.count += 1
+
     def _track(self, who: str, array: Any, stream: Any) -> None:
         watch = self.mpi._watch
         if watch is not None:
@@ -109,6 +115,7 @@ class NCCLCommunicator(Communicator):
         if not isinstance(array, self.cupy.ndarray):
             return self.mpi.allreduce_sum_(array)
         count, dtype = self._args(array, "allreduce_sum_")
+        self._tick()
         if count:
             with self.device:
                 stream = self.cupy.cuda.get_current_stream()
@@ -122,6 +129,7 @@ class NCCLCommunicator(Communicator):
         if not isinstance(array, self.cupy.ndarray):
             return self.mpi.broadcast_(array, root)
         count, dtype = self._args(array, "broadcast_")
+        self._tick()
         if count:
             with self.device:
                 stream = self.cupy.cuda.get_current_stream()

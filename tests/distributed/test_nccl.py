@@ -89,7 +89,7 @@ class FakeMPI(MPICommunicator):
 
     def __init__(self):
         self.rank, self.size, self._nccl = 1, 2, None
-        self._watch = types.SimpleNamespace(device=None)
+        self._watch = types.SimpleNamespace(device=None, count=0)
         self._device_backend, self.host_calls = "auto", []
 
     @property
@@ -128,6 +128,7 @@ def test_nccl_communicator_wiring(monkeypatch):
     n = len(calls)
     comm.allreduce_sum_(FakeArray(np.ones(0, np.float32), device=1))
     assert len(calls) == n  # nothing to reduce
+    assert mpi._watch.count == 4  # init, 3 device collectives: counted for the exit notices
     with pytest.raises(ValueError, match="C-contiguous"):
         comm.allreduce_sum_(FakeArray(np.ones(4, np.float32), device=1, contiguous=False))
     with pytest.raises(ValueError, match="on cuda:0 but this rank's NCCL .* on cuda:1"):
