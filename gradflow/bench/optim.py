@@ -216,8 +216,9 @@ def run_optim(out_dir: str | os.PathLike, models: Sequence[str] = tuple(MODELS),
               optimizers: Sequence[str] = tuple(OPTIMIZERS),
               frameworks: Sequence[str] = FRAMEWORKS, rounds: int = 15, inner: int = 5,
               warmup: int = 3, clock: str = "cpu", threads: int | None = 1, seed: int = 0,
-              verbose: bool = False) -> list[dict[str, Any]]:
-    """Time every (model, optimizer, framework); write ``optim.csv`` and ``optim.md``."""
+              verbose: bool = False, train_batches: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """Time every (model, optimizer, framework); write ``optim.csv`` and ``optim.md`` (and,
+    with ``train_batches``, whole training steps with SGD and Adam: ``optim_train.csv``)."""
     os.makedirs(out_dir, exist_ok=True)
     env = environment({"clock": clock, "threads": threads if threads else "default"})
     rows: list[dict[str, Any]] = []
@@ -245,9 +246,53 @@ def run_optim(out_dir: str | os.PathLike, models: Sequence[str] = tuple(MODELS),
                     got = {r["framework"]: r["step_ms"] for r in rows[-len(samples):]}
                     print(f"{model} {opt}: " + ", ".join(f"{k} {v:.3f} ms"
                                                          for k, v in got.items()), flush=True)
+    train: list[dict[str, Any]] = []
+    if train_batches and "gradflow" in frameworks and "torch" in frameworks:
+        train = run_train(train_batches, rounds=rounds, clock=clock, threads=threads, seed=seed)
+        write_csv(os.path.join(out_dir, "optim_train.csv"), train,
+                  ("optimizer", "batch", "framework", "step_ms", "step_ms_iqr", "clock",
+                   "threads"))
+        if verbose:
+            for r in train:
+                print(f"train {r['optimizer']} batch {r['batch']} {r['framework']}: "
+                      f"{r['step_ms']:.3f} ms", flush=True)
     env["loadavg_end"] = loadavg()
     write_csv(os.path.join(out_dir, "optim.csv"), rows, CSV_FIELDS)
-    _write_md(os.path.join(out_dir, "optim.md"), rows, env, frameworks)
+    _write_md(os.path.join(out_dir, "optim.md"), rows, env, frameworks, train)
+    return rows
+
+
+TRAIN_SIZES = (784, 512, 512, 10)
+
+
+def run_train(batches: Sequence[int] = (32, 256), optimizers: Sequence[str] = ("sgd", "adam"),
+              rounds: int = 15, inner: int = 3, warmup: int = 3, clock: str = "cpu",
+              threads: int | None = 1, seed: int = 0,
+              frameworks: Sequence[str] = ("gradflow", "torch")) -> list[dict[str, Any]]:
+    """Whole training steps (zero_grad, forward, loss, backward, step) of the MLP
+    784-512-512-10 with ``gradflow.bench.throughput``'s step classes, timed in turn."""
+    from gradflow.bench import throughput as tp
+
+    classes = {"gradflow": tp.GradflowStep, "torch": tp.TorchStep}
+    rows: list[dict[str, Any]] = []
+    with limit_threads(threads):
+        params = tp.init_mlp(TRAIN_SIZES, seed)
+        for opt in optimizers:
+            for batch in batches:
+                x, y = tp.make_data(batch, TRAIN_SIZES[0], TRAIN_SIZES[-1], seed)
+                steps = {}
+                for fw in frameworks:
+                    runner = classes[fw](params, optimizer=opt)
+                    data = runner.batch(x, y)
+                    steps[fw] = (lambda r=runner, d=data: r.step(d))
+                    for _ in range(warmup):
+                        steps[fw]()
+                samples = time_interleaved(steps, rounds, inner, clock)
+                for fw, smp in samples.items():
+                    st = summarize(smp)
+                    rows.append({"optimizer": opt, "batch": batch, "framework": fw,
+                                 "step_ms": st["median"] * 1e3, "step_ms_iqr": st["iqr"] * 1e3,
+                                 "clock": clock, "threads": threads or "default"})
     return rows
 
 
@@ -267,7 +312,7 @@ def ratios(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _write_md(path: str, rows, env, frameworks) -> None:
+def _write_md(path: str, rows, env, frameworks, train=()) -> None:
     fws = [f for f in FRAMEWORKS if f in frameworks]
     others = [f for f in fws if f != "gradflow"]
     header = ["model", "optimizer"] + [f"{f} ms" for f in fws] + [f"gradflow/{f}"
@@ -283,6 +328,15 @@ def _write_md(path: str, rows, env, frameworks) -> None:
              "(the single-tensor loop), `torch_foreach` its multi-tensor path, `numpy` the "
              "same update written with whole-array NumPy expressions.", ""]
     lines += md_table(header, body)
+    if train:
+        table: dict[tuple[str, int], dict[str, float]] = {}
+        for r in train:
+            table.setdefault((r["optimizer"], r["batch"]), {})[r["framework"]] = r["step_ms"]
+        lines += ["", "## Whole training step (MLP 784-512-512-10, float32)", ""]
+        lines += md_table(["optimizer", "batch", "gradflow ms", "torch ms", "gradflow/torch"],
+                          [[o, b, f"{ms['gradflow']:.3f}", f"{ms['torch']:.3f}",
+                            f"{ms['gradflow'] / ms['torch']:.2f}"]
+                           for (o, b), ms in table.items()])
     lines += ["", "## Environment", ""] + env_markdown(env) + [""]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
@@ -299,7 +353,8 @@ def _list(text: str, known: Sequence[str], what: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``gradflow bench optim [--out DIR] [--quick] [--models ...] [--optimizers ...]
-    [--frameworks ...] [--rounds N] [--inner N] [--clock cpu|wall] [--threads N|0]``."""
+    [--frameworks ...] [--rounds N] [--inner N] [--clock cpu|wall] [--threads N|0]
+    [--train-batches 32,256]``."""
     parser = argparse.ArgumentParser(prog="gradflow bench optim",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="optim", help="output folder (created)")
@@ -315,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="process CPU time (default; robust to other load) or wall time")
     parser.add_argument("--threads", type=int, default=1,
                         help="cap every library at N threads (0: their defaults)")
+    parser.add_argument("--train-batches", default="",
+                        help="also time whole training steps (SGD, Adam) at these batch sizes, "
+                             "e.g. 32,256")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     models = _list(args.models, tuple(MODELS), "model")
@@ -330,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("PyTorch is not installed: timing gradflow and NumPy only")
     rows = run_optim(args.out, models, optimizers, frameworks, rounds=rounds, inner=inner,
                      warmup=args.warmup, clock=args.clock, threads=args.threads or None,
-                     seed=args.seed, verbose=True)
+                     seed=args.seed, verbose=True,
+                     train_batches=[int(b) for b in args.train_batches.split(",") if b.strip()])
     for r in ratios(rows):
         parts = [f"{k} {v:.2f}" for k, v in r.items() if k.startswith("gradflow/")]
         print(f"{r['model']} {r['optimizer']}: " + ", ".join(parts))

@@ -127,20 +127,19 @@ class _Pack:
             self.views.append(slot)
         self.pbuf = np.empty(total, dtype)
         self.gbuf = np.empty(total, dtype)
-        self.pviews = [self.pbuf[o:e] for o, e in zip(offsets, offsets[1:])]
+        self.pviews = [self.pbuf[o:e].reshape(p.array.shape)
+                       for p, o, e in zip(params, offsets, offsets[1:])]
         self.tmp = (np.empty(total, dtype), np.empty(total, dtype))
 
     def valid(self, members: list[Item], keys: tuple) -> bool:
         """The same parameters (shapes unchanged) whose state Tensors still hold our views."""
         if len(members) != len(self.params):
             return False
-        for i, (p, _, st, _, _) in enumerate(members):
-            if p is not self.params[i] or p.array.size != self.pviews[i].size:
-                return False
-            for k, slot in zip(keys, self.views):
-                if k is not None and st[k].array is not slot[i]:
-                    return False
-        return True
+        if not all(m[0] is p and m[0].array.shape == v.shape
+                   for m, p, v in zip(members, self.params, self.pviews)):
+            return False
+        return all(m[2][k].array is view for k, slot in zip(keys, self.views) if k is not None
+                   for m, view in zip(members, slot))
 
 
 def _packed(kernel, members: list[Item], keys: tuple, scalars: tuple, packs: dict) -> None:
@@ -150,10 +149,12 @@ def _packed(kernel, members: list[Item], keys: tuple, scalars: tuple, packs: dic
         if len(packs) >= _MAX_PACKS:
             packs.clear()
         pack = packs[key] = _Pack(members, keys)
-    np.concatenate([m[0].array.reshape(-1) for m in members], out=pack.pbuf)
-    np.concatenate([m[1].reshape(-1) for m in members], out=pack.gbuf)
+    arrays = [m[0].array for m in members]
+    np.concatenate(arrays, axis=None, out=pack.pbuf)
+    np.concatenate([m[1] for m in members], axis=None, out=pack.gbuf)
     kernel(pack.pbuf, pack.gbuf, *pack.flats, *scalars, tmp=pack.tmp)
-    for (p, _, _, _, _), v in zip(members, pack.pviews):
-        pa = p.array
-        pa[...] = v.reshape(pa.shape)
-        p.increment_version()
+    copyto = np.copyto
+    for pa, v in zip(arrays, pack.pviews):
+        copyto(pa, v)
+    for m in members:
+        m[0].increment_version()

@@ -27,7 +27,7 @@ def test_check_same_update_catches_a_different_update():
 
 
 def test_main_quick_writes_csv_and_markdown(tmp_path):
-    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
+    assert bench.main(["--quick", "--out", str(tmp_path), "--train-batches", "4"]) == 0
     with open(tmp_path / "optim.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert {(r["optimizer"], r["framework"]) for r in rows} == {
@@ -35,6 +35,7 @@ def test_main_quick_writes_csv_and_markdown(tmp_path):
     assert all(float(r["step_ms"]) > 0 for r in rows)
     md = (tmp_path / "optim.md").read_text(encoding="utf-8")
     assert "| small-200x | adam |" in md and "gradflow/torch" in md and "loadavg_end" in md
+    assert "| adam | 4 |" in md and (tmp_path / "optim_train.csv").exists()
 
 
 def test_unknown_names_are_refused():
