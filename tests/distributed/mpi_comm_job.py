@@ -8,7 +8,9 @@
 - ``exit3``: rank 1 calls sys.exit(3) while rank 0 waits in an allreduce;
 - ``main-returns``: ``sys.exit(main())`` where main returns 4 on rank 1 (no decorator);
 - ``decorated``: the same main under ``@dist.abort_on_exit``: the job ends with status 4;
-- ``fail``: rank 1 calls ``dist.fail(5, message)``.
+- ``fail``: rank 1 calls ``dist.fail(5, message)``;
+- ``late-peer`` (3 ranks): rank 1 takes part in a gather and exits while rank 0 still waits in it
+  for a slow rank 2: a correct program, which must end normally.
 """
 
 import json
@@ -21,7 +23,8 @@ import gradflow.distributed as dist
 
 out, mode = sys.argv[1], sys.argv[2]
 comm = dist.init()
-assert comm.size == 2 and isinstance(comm, dist.MPICommunicator), comm
+assert comm.size == (3 if mode == "late-peer" else 2), comm.size
+assert isinstance(comm, dist.MPICommunicator), comm
 r = comm.rank
 
 
@@ -73,5 +76,12 @@ elif mode == "fail":
         dist.fail(5, "gradflow: error: rank 1 gives up")
         raise AssertionError("fail() returned under MPI")
     wait_for_peer()
+elif mode == "late-peer":
+    if r == 2:
+        time.sleep(1.5)  # rank 0 waits: its watchdog probes and sees rank 1 gone
+    got = comm.gather_object(r)
+    if r == 0:
+        with open(out, "w") as f:
+            json.dump(got, f)
 else:
     raise SystemExit(f"unknown mode {mode}")

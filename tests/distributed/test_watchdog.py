@@ -2,6 +2,7 @@
 fails the test instead of CI) a collective some rank skips, a rank that exits while the other
 waits, and ``dist.fail`` / ``dist.abort_on_exit`` end the whole job non-zero within seconds."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ JOB = Path(__file__).with_name("mpi_comm_job.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_job(tmp_path, mode, timeout_var="60", limit=60):
+def run_job(tmp_path, mode, timeout_var="60", limit=60, ranks=2):
     """(returncode, stderr + stdout, seconds) of ``mpiexec -n 2 python mpi_comm_job.py``."""
     pytest.importorskip("mpi4py")
     exe = shutil.which("mpiexec")
@@ -26,7 +27,7 @@ def run_job(tmp_path, mode, timeout_var="60", limit=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1",
                GRADFLOW_DIST_TIMEOUT=timeout_var)
     start = time.monotonic()
-    proc = subprocess.run([exe, "-n", "2", sys.executable, str(JOB),
+    proc = subprocess.run([exe, "-n", str(ranks), sys.executable, str(JOB),
                            str(tmp_path / "out.json"), mode],
                           env=env, capture_output=True, text=True, timeout=limit)
     return proc.returncode, proc.stderr + proc.stdout, time.monotonic() - start
@@ -53,6 +54,13 @@ def test_a_rank_that_exits_while_the_other_waits_ends_the_job(tmp_path, mode):
     assert "but rank 1 exited after" in out and "will never enter it" in out, out
     assert "rank 0 of 2 waited" in out
     assert seconds < 10, out
+
+
+def test_a_rank_that_exits_after_its_last_collective_aborts_nothing(tmp_path):
+    # rank 1 leaves a gather that rank 0 still waits in for the slow rank 2: correct, not a hang
+    code, out, _ = run_job(tmp_path, "late-peer", limit=60, ranks=3)
+    assert code == 0, out
+    assert json.loads((tmp_path / "out.json").read_text()) == [0, 1, 2]
 
 
 def test_abort_on_exit_ends_the_job_with_mains_status(tmp_path):
