@@ -259,10 +259,19 @@ class MPICommunicator(Communicator):
         self._nccl: Any = None
         self._aborting = False
         self._watch = _Watchdog(self, collective_timeout()) if self.size > 1 else None
+        self._local_rank = self.rank
         if self._watch is not None:
             if MPI.Query_thread() >= MPI.THREAD_MULTIPLE:  # the watchdog probes from its thread
                 self._watch.ctl = self._collective("init (MPI_Comm_dup)", None, self.comm.Dup)
+            node = self._collective("init (MPI_Comm_split_type)", None, self.comm.Split_type,
+                                    MPI.COMM_TYPE_SHARED)
+            self._local_rank = node.Get_rank()  # the rank among the processes of this node
+            node.Free()
             atexit.register(self._at_exit)
+
+    @property
+    def local_rank(self) -> int:
+        return self._local_rank
 
     # --- collectives ---------------------------------------------------------------------------
     def _collective(self, name: str, detail: Any, fn: Callable, *args: Any, **kwargs: Any):

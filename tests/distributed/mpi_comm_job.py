@@ -46,7 +46,7 @@ if mode == "collectives":
         refused = ""
     except TypeError as exc:
         refused = str(exc)
-    results = comm.allgather_object({"refused": refused, "sums": sums, "flags": flags,
+    results = comm.allgather_object({"local_rank": comm.local_rank, "refused": refused, "sums": sums, "flags": flags,
                                      "gathered": gathered, "gathered0": gathered0,
                                      "bcast": arr.tolist()})
     if r == 0:

@@ -33,6 +33,7 @@ def test_two_ranks_reduce_decide_and_gather_alike(tmp_path):
         assert r["flags"] == [False, True, True]
         assert r["bcast"] == [0.0, 2.0, 4.0, 6.0]  # rank 1's array
         assert r["refused"] == "allreduce_sum_: expected a NumPy or CuPy array, got list"
+    assert (r0["local_rank"], r1["local_rank"]) == (0, 1)  # one node
     assert r0["gathered"] is None
     assert r1["gathered"] == [{"rank": 0, "x": [0]}, {"rank": 1, "x": [1, 1]}]
     assert r0["gathered0"] == [0, 10] and r1["gathered0"] is None

@@ -185,3 +185,22 @@ def test_two_ranks_reduce_cupy_arrays_with_nccl(tmp_path, mode):
         for dtype in ("float16", "float32", "float64", "int64"):
             assert r[dtype] == [0, 3, 6, 9, 12]  # 1·i + 2·i
         assert r["bcast"] == [1.0] * 7 and r["host"] == [3.0]
+
+
+def test_grad_sync_of_cupy_gradients_through_nccl(tmp_path):
+    """GradSync keeps CuPy gradients on their GPU (needs grad_sync's device buckets)."""
+    _two_gpus()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRADFLOW_DIST_TIMEOUT="60")
+    out = tmp_path / "out.json"
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(JOB), str(out), "gradsync"],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    r0, r1 = json.loads(out.read_text())
+    assert r0["on_gpu"] and r1["on_gpu"]
+    for i in range(4):
+        g0, g1 = r0["local"][i], r1["local"][i]
+        parts = [np.float32(s) * np.asarray(g, np.float32) for s, g in
+                 ((1 / 3, g0), (2 / 3, g1)) if g is not None]
+        expected = sum(parts[1:], parts[0])
+        for r in (r0, r1):
+            np.testing.assert_allclose(r["synced"][i], expected, rtol=1e-6)
