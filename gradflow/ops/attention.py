@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 
+from gradflow import amp as _amp
+from gradflow.autograd.function import Function
 from gradflow.dtypes import is_floating
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.activation import softmax
 from gradflow.ops.dropout import dropout
 from gradflow.ops.math import where
 from gradflow.ops.matmul import matmul
-from gradflow.ops.shape import reshape, swapaxes
+from gradflow.ops.shape import reshape, sum_to, swapaxes
 from gradflow.tensor import Tensor
 
 _OP = "scaled_dot_product_attention"
@@ -98,6 +100,122 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"{_OP}: dropout_p must be in [0, 1), got {dropout_p}")
     scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
+    if (dropout_p == 0.0 and not _amp.STATE.on and query.dtype.kind == "f"
+            and query.dtype.itemsize >= 4 and L and S and (
+            not enable_gqa or query.ndim < 3 or key.shape[-3] == query.shape[-3])):
+        if attn_mask is not None and not _broadcastable(
+                tuple(attn_mask.shape), _scores_shape(query, key)):
+            _mask_error(attn_mask, _scores_shape(query, key), L, S)
+        return _fused(query, key, value, attn_mask, is_causal, scale)
+    return _composed(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+def _scores_shape(query: Tensor, key: Tensor) -> tuple:
+    xp = query.backend.xp
+    lead = xp.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]))
+    return tuple(lead) + (query.shape[-2], key.shape[-2])
+
+
+def _mask_error(attn_mask: Tensor, scores_shape: tuple, L: int, S: int):
+    raise RuntimeError(f"{_OP}: attn_mask of shape {tuple(attn_mask.shape)} cannot be "
+                       f"broadcast to the attention scores' shape {scores_shape} "
+                       f"(..., L={L}, S={S}); pass a mask of shape (L, S) or one that "
+                       "broadcasts to it")
+
+
+#: Query rows per block of a causal attention (a block only multiplies the keys it can see);
+#: sequences shorter than two blocks are one block.
+CAUSAL_BLOCK = 64
+
+
+def _blocks(L: int, S: int, causal: bool) -> tuple:
+    """``((r0, r1, c1), ...)``: query rows r0..r1 attend to keys 0..c1."""
+    if not causal or L < 2 * CAUSAL_BLOCK:
+        return ((0, L, S),)
+    n = min(L // CAUSAL_BLOCK, 8)
+    edges = [L * i // n for i in range(n + 1)]
+    return tuple((r0, r1, min(r1, S)) for r0, r1 in zip(edges[:-1], edges[1:]))
+
+
+class _SDPA(Function):
+    """The fused attention (kernels/attention.py): one node; the probabilities are kept for
+    the first-order path, the recorded path recomputes them from differentiable ops."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, causal=False, scale=1.0):
+        xp = ctx.xp
+        L, S = q.shape[-2], k.shape[-2]
+        blocks = _blocks(L, S, causal)
+        bias = mask
+        if causal:
+            bias = xp.triu(xp.full((L, S), -math.inf, dtype=q.dtype), 1)
+        elif mask is not None and mask.dtype == bool:
+            bias = xp.where(mask, 0.0, -math.inf).astype(q.dtype)
+        out, probs = ctx.k.sdpa_forward(q, k, v, bias, scale, blocks)
+        ctx.save_for_backward(q, k, v, mask)
+        ctx.probs, ctx.blocks, ctx.causal, ctx.scale = probs, blocks, causal, scale
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        q, k, v, mask = ctx.saved_arrays
+        nq, nk, nv, nm = ctx.needs_input_grad
+        dq, dk, dv, dm = ctx.k.sdpa_backward(g, q, k, v, ctx.probs, ctx.scale, ctx.blocks,
+                                             (nq, nk, nv, nm),
+                                             None if mask is None else mask.shape)
+        return dq, dk, dv, dm
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, mask = ctx.saved_tensors
+        nq, nk, nv, nm = ctx.needs_input_grad
+        p = _probs(q, k, mask, ctx.causal, ctx.scale)
+        dv = sum_to(matmul(swapaxes(p, -1, -2), g), v.shape) if nv else None
+        if not (nq or nk or nm):
+            return None, None, dv, None
+        dp = matmul(g, swapaxes(v, -1, -2))
+        dz = p * (dp - (dp * p).sum(-1, keepdim=True))
+        dq = sum_to(matmul(dz, k) * ctx.scale, q.shape) if nq else None
+        dk = sum_to(matmul(swapaxes(dz, -1, -2), q * ctx.scale), k.shape) if nk else None
+        dm = sum_to(dz, mask.shape) if nm else None
+        return dq, dk, dv, dm
+
+
+def _fused(query, key, value, attn_mask, is_causal: bool, scale: float) -> Tensor:
+    return _SDPA.apply(query, key, value, attn_mask, causal=is_causal, scale=scale)
+
+
+def _probs(q: Tensor, k: Tensor, mask: Tensor | None, causal: bool, scale: float) -> Tensor:
+    """softmax(q kᵀ·scale + bias) from differentiable ops (masked-out rows: zeros)."""
+    scores = matmul(q * scale, swapaxes(k, -1, -2))
+    return _masked_softmax(scores, mask, causal, q.backend.xp)
+
+
+def _masked_softmax(scores: Tensor, attn_mask: Tensor | None, is_causal: bool, xp) -> Tensor:
+    L, S = scores.shape[-2], scores.shape[-1]
+    allowed = _allowed(attn_mask, is_causal, L, S, xp)
+    dead = None
+    if attn_mask is not None and attn_mask.dtype != bool:
+        scores = scores + attn_mask
+    elif allowed is not None:  # an additive 0/−∞ bias: its backward passes g through unchanged
+        bias = xp.where(allowed, 0.0, -math.inf).astype(scores.dtype)
+        scores = scores + Tensor.wrap(bias, scores.backend)
+    if allowed is not None:
+        dead = ~allowed.any(axis=-1, keepdims=True)
+        if bool(dead.any()):  # rows with no key: softmax of zeros, then zero weights
+            scores = where(dead, 0.0, scores)
+        else:
+            dead = None
+    p = softmax(scores, -1)
+    if dead is not None:
+        p = where(dead, 0.0, p)
+    return p
+
+
+def _composed(query, key, value, attn_mask, dropout_p: float, is_causal: bool, scale: float,
+              enable_gqa: bool) -> Tensor:
+    """The composition (half precision, dropout, grouped heads, empty sequences)."""
+    L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     groups = 1
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]
@@ -109,27 +227,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if groups > 1:
         scores = reshape(scores, lead + (query.shape[-3], L, S))
     if attn_mask is not None and not _broadcastable(tuple(attn_mask.shape), tuple(scores.shape)):
-        raise RuntimeError(f"{_OP}: attn_mask of shape {tuple(attn_mask.shape)} cannot be "
-                           f"broadcast to the attention scores' shape {tuple(scores.shape)} "
-                           f"(..., L={L}, S={S}); pass a mask of shape (L, S) or one that "
-                           "broadcasts to it")
-    xp = query.backend.xp
-    allowed = _allowed(attn_mask, is_causal, L, S, xp)
-    dead = None
-    if attn_mask is not None and attn_mask.dtype != bool:
-        scores = scores + attn_mask
-    elif allowed is not None:  # an additive 0/−∞ bias: its backward passes g through unchanged
-        bias = xp.where(allowed, 0.0, -math.inf).astype(scores.dtype)
-        scores = scores + Tensor.wrap(bias, query.backend)
-    if allowed is not None:
-        dead = ~allowed.any(axis=-1, keepdims=True)
-        if bool(dead.any()):  # rows with no key: softmax of zeros, then zero weights
-            scores = where(dead, 0.0, scores)
-        else:
-            dead = None
-    p = softmax(scores, -1)
-    if dead is not None:
-        p = where(dead, 0.0, p)
+        _mask_error(attn_mask, tuple(scores.shape), L, S)
+    p = _masked_softmax(scores, attn_mask, is_causal, query.backend.xp)
     if dropout_p > 0.0:
         p = dropout(p, dropout_p, True)
     if groups > 1:
