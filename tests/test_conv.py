@@ -247,3 +247,101 @@ def test_unfold_second_order_and_module_errors():
         F.unfold(gf.zeros(1, 1, 2, 2), 3)
     with pytest.raises(RuntimeError, match="4-D"):
         F.unfold(gf.zeros(1, 1, 1, 2, 2), 1)
+
+
+# -- the Winograd F(2×2, 3×3) path (3×3, stride 1, dilation 1, groups 1) --------------------------
+
+WINO_CASES = [  # (input shape, weight shape, conv2d kwargs): odd and even sizes, pad 0/1/2
+    ((2, 3, 7, 6), (4, 3, 3, 3), {"padding": 1}),
+    ((1, 2, 5, 9), (3, 2, 3, 3), {"padding": 0}),
+    ((3, 4, 6, 5), (2, 4, 3, 3), {"padding": 2}),
+    ((2, 3, 4, 4), (5, 3, 3, 3), {"padding": (0, 2)}),
+    ((2, 2, 3, 8), (3, 2, 3, 3), {"padding": "same"}),
+    ((1, 3, 3, 3), (2, 3, 3, 3), {}),
+]
+
+
+@pytest.fixture
+def winograd_everywhere(monkeypatch):
+    """Route every applicable conv through Winograd and count the calls that took it."""
+    from gradflow.kernels import winograd
+
+    calls = []
+    real = winograd.winograd_conv3x3
+    monkeypatch.setattr(conv_kernels, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "winograd_conv3x3",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("xs,ws,kw", WINO_CASES, ids=[f"{c[0]}-{c[2]}" for c in WINO_CASES])
+def test_winograd_matches_torch(xs, ws, kw, winograd_everywhere):
+    rng = np.random.default_rng(6)
+    a, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    x, W, B = (gf.tensor(v, requires_grad=True) for v in (a, w, b))
+    tx, tW, tB = (torch.tensor(v, requires_grad=True) for v in (a, w, b))
+    y, ty = conv2d(x, W, B, **kw), TF.conv2d(tx, tW, tB, **kw)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-12)
+    cot = rng.standard_normal(tuple(ty.shape))
+    (y * gf.tensor(cot)).sum().backward()
+    (ty * torch.tensor(cot)).sum().backward()
+    for got, want in ((x.grad, tx.grad), (W.grad, tW.grad), (B.grad, tB.grad)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
+    assert len(winograd_everywhere) == 2  # the forward and the input gradient
+
+
+def test_winograd_conv_transpose_stride1_matches_torch(winograd_everywhere):
+    rng = np.random.default_rng(7)
+    a, w = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((3, 4, 3, 3))
+    x, W = gf.tensor(a, requires_grad=True), gf.tensor(w, requires_grad=True)
+    tx, tW = torch.tensor(a, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y, ty = conv_transpose2d(x, W, padding=1), TF.conv_transpose2d(tx, tW, padding=1)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), atol=1e-12)
+    (y ** 2).sum().backward()
+    (ty ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-11)
+    np.testing.assert_allclose(W.grad.numpy(), tW.grad.numpy(), atol=1e-11)
+    assert winograd_everywhere
+
+
+@pytest.mark.parametrize("kw", [{"groups": 2, "padding": 1}, {"stride": 2, "padding": 1},
+                                {"dilation": 2, "padding": 2}, {"padding": 3}])
+def test_winograd_falls_back_where_it_does_not_apply(kw, winograd_everywhere):
+    rng = np.random.default_rng(8)
+    a, w = rng.standard_normal((2, 4, 7, 7)), rng.standard_normal((4, 4 // kw.get("groups", 1),
+                                                                      3, 3))
+    x = gf.tensor(a, requires_grad=True)
+    y = conv2d(x, gf.tensor(w), **kw)
+    ty = TF.conv2d(torch.tensor(a), torch.tensor(w), **kw)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), atol=1e-12)
+    y.sum().backward()
+    assert not winograd_everywhere
+
+
+def test_winograd_second_order_matches_jax(winograd_everywhere):
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(9)
+
+    def gf_fn(x, w):
+        return conv2d(x, w, padding=1) ** 2 * x.sum()
+
+    def jax_fn(x, w):
+        return _jax_conv(x, w, (1, 1), [(1, 1), (1, 1)], (1, 1), 1) ** 2 * jnp.sum(x)
+
+    check_op(gf_fn, jax_fn, [rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((2, 3, 3, 3))],
+             key="test_conv.winograd")
+    assert winograd_everywhere
+
+
+def test_winograd_float32_error_as_im2col():
+    """On a default-gated layer (32 input channels) the float32 Winograd result is within a few
+    float32 ulps of a float64 reference, as the im2col path is."""
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((4, 32, 9, 8)).astype("float32")
+    w = (rng.standard_normal((32, 32, 3, 3)) / 17).astype("float32")
+    ref = TF.conv2d(torch.tensor(a, dtype=torch.float64), torch.tensor(w, dtype=torch.float64),
+                    padding=1).numpy()
+    got = conv2d(gf.tensor(a), gf.tensor(w), padding=1).numpy()
+    assert got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 2e-6 * np.abs(ref).max()

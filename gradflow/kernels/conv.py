@@ -21,9 +21,17 @@ import math
 
 from gradflow.dtypes import compute_in_float32
 from gradflow.kernels import kernel
+from gradflow.kernels import winograd as _wino
 
 #: Upper bound on the im2col buffer of one chunk of the batch (bytes).
 COLUMN_BUDGET_BYTES = 64 * 2**20
+
+#: 3×3 stride-1 convolutions (forward and input gradient) take the Winograd F(2×2, 3×3) path
+#: of :mod:`gradflow.kernels.winograd` when both the input and the output channel counts are at
+#: least this: the GEMM work it saves grows as C·O, the transforms it adds as C + O, and with 16
+#: channels on either side it loses to im2col (benchmarks/results/conv_speed_2026-12-03.md).
+#: ``None`` turns the path off.
+WINOGRAD_MIN_CHANNELS: int | None = 32
 
 
 def out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int) -> int:
@@ -52,6 +60,24 @@ def _chunk(n: int, per_example_bytes: int) -> int:
     return max(1, min(n, COLUMN_BUDGET_BYTES // max(per_example_bytes, 1)))
 
 
+def _winograd(w_shape, stride, pad, dilation, groups) -> bool:
+    return (WINOGRAD_MIN_CHANNELS is not None and min(w_shape[:2]) >= WINOGRAD_MIN_CHANNELS
+            and _wino.applicable(w_shape, stride, pad, dilation, groups))
+
+
+def _winograd_batched(xp, fn, a, w, pad, out_channels, out_spatial):
+    """``fn(a[chunk], w, pad)`` over batch chunks whose transformed tiles (≈ 4 values per
+    output pixel and channel, in and out) stay within :data:`COLUMN_BUDGET_BYTES`."""
+    n = a.shape[0]
+    step = _chunk(n, 8 * (a.shape[1] + out_channels) * math.prod(out_spatial) * a.dtype.itemsize)
+    if step >= n:
+        return fn(xp, a, w, pad)
+    out = xp.empty((n, out_channels) + tuple(out_spatial), dtype=a.dtype)
+    for i in range(0, n, step):
+        out[i:i + step] = fn(xp, a[i:i + step], w, pad)
+    return out
+
+
 def _columns(xp, xpad, groups, kshape, stride, dilation, oshape):
     """im2col, channels first: ``(g, C/g·ΠK, n·ΠL)`` from the padded input chunk ``(n, C, *S)``,
     so that one GEMM per group covers the whole chunk."""
@@ -69,28 +95,54 @@ def _channels_first(xp, a, groups):
     return xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(groups, o // groups, -1)
 
 
-@kernel
-@compute_in_float32
-def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
-    """y = conv(x, w) (cross-correlation as PyTorch), no bias. ``oshape`` (the output's spatial
-    shape) may be given smaller than the full one (the adjoint of a transposed conv whose
-    output_padding left trailing inputs unread)."""
+def _forward(xp, x, w, stride, pad, dilation, groups, oshape, keep):
     n, c = x.shape[:2]
     o, kshape = w.shape[0], w.shape[2:]
     if oshape is None:
         oshape = tuple(out_size(sz, k, s, lo, hi, d) for sz, k, s, (lo, hi), d
                        in zip(x.shape[2:], kshape, stride, pad, dilation))
     oshape = tuple(oshape)
+    if not keep and _winograd(w.shape, stride, pad, dilation, groups) and oshape == tuple(
+            out_size(sz, 3, 1, lo, hi, 1) for sz, (lo, hi) in zip(x.shape[2:], pad)):
+        return _winograd_batched(xp, _wino.winograd_conv3x3, x, w, pad, o, oshape), None
     ck, nl = (c // groups) * math.prod(kshape), math.prod(oshape)
     wm = w.reshape(groups, o // groups, ck)
     y = xp.empty((n, o) + oshape, dtype=x.dtype)
     step = _chunk(n, c * math.prod(kshape) * nl * x.dtype.itemsize)
+    cols = None
     for a in range(0, n, step):
         cols = _columns(xp, _padded(xp, x[a:a + step], pad), groups, kshape, stride, dilation,
                         oshape)
         m = cols.shape[-1] // nl
         y[a:a + step] = xp.matmul(wm, cols).reshape((o, m) + oshape).swapaxes(0, 1)
-    return y
+    return y, (cols if keep and step >= n else None)
+
+
+@kernel
+@compute_in_float32
+def conv_forward(xp, x, w, stride, pad, dilation, groups, oshape=None):
+    """y = conv(x, w) (cross-correlation as PyTorch), no bias. ``oshape`` (the output's spatial
+    shape) may be given smaller than the full one (the adjoint of a transposed conv whose
+    output_padding left trailing inputs unread)."""
+    return _forward(xp, x, w, stride, pad, dilation, groups, oshape, False)[0]
+
+
+@kernel
+@compute_in_float32
+def conv_forward_keep_columns(xp, x, w, stride, pad, dilation, groups):
+    """``(conv_forward(x, w), columns)``: the im2col buffer ``(g, C/g·ΠK, N·ΠL)`` too, for
+    :func:`conv_weight_grad_from_columns` (None where the batch took several chunks). Always
+    im2col: the columns it keeps save more in the weight gradient than Winograd saves here."""
+    return _forward(xp, x, w, stride, pad, dilation, groups, None, True)
+
+
+@kernel
+@compute_in_float32
+def conv_weight_grad_from_columns(xp, cols, g, kshape):
+    """``conv_weight_grad`` from the forward's columns: one GEMM per group, no im2col."""
+    groups, o = cols.shape[0], g.shape[1]
+    gw = xp.matmul(_channels_first(xp, g, groups), cols.swapaxes(-1, -2))
+    return gw.reshape((o, cols.shape[1] // math.prod(kshape)) + tuple(kshape))
 
 
 @kernel
@@ -101,6 +153,9 @@ def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
     oshape, kshape = tuple(g.shape[2:]), tuple(w.shape[2:])
     cg = w.shape[1]
     c = cg * groups
+    if _winograd(w.shape, stride, pad, dilation, groups) and oshape == tuple(
+            out_size(sz, 3, 1, lo, hi, 1) for sz, (lo, hi) in zip(in_shape, pad)):
+        return _winograd_batched(xp, _wino.winograd_input_grad, g, w, pad, c, in_shape)
     ck, nl = cg * math.prod(kshape), math.prod(oshape)
     wt = w.reshape(groups, o // groups, ck).swapaxes(-1, -2)
     pshape = tuple(sz + lo + hi for sz, (lo, hi) in zip(in_shape, pad))

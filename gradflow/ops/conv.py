@@ -19,14 +19,27 @@ def _bias_axes(ndim: int) -> tuple:
     return (0,) + tuple(range(2, ndim))
 
 
+#: Keep the forward's im2col columns (CPU, one chunk) for the first-order weight gradient.
+KEEP_COLUMNS = True
+
+
 class ConvNd(Function):
-    """y = conv(x, w) + b."""
+    """y = conv(x, w) + b.
+
+    On the CPU, when the weight needs a gradient, the forward keeps its im2col columns (the
+    buffer is ΠK times the input) and the first-order weight gradient is then one GEMM on them.
+    """
 
     @staticmethod
     def forward(ctx, x, w, b, *, geom, oshape=None):
         ctx.geom = geom
         ctx.save_for_backward(x, w)
-        y = ctx.k.conv_forward(x, w, *geom, oshape)
+        ctx.cols = None
+        if KEEP_COLUMNS and oshape is None and ctx.needs_input_grad[1] \
+                and ctx.backend.name == "numpy":
+            y, ctx.cols = ctx.k.conv_forward_keep_columns(x, w, *geom)
+        else:
+            y = ctx.k.conv_forward(x, w, *geom, oshape)
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         return y
@@ -36,8 +49,13 @@ class ConvNd(Function):
         x, w = ctx.saved_arrays
         nx, nw, nb = ctx.needs_input_grad
         k, geom = ctx.k, ctx.geom
+        cols = ctx.cols
         gx = k.conv_input_grad(g, w, x.shape[2:], *geom) if nx else None
-        gw = k.conv_weight_grad(x, g, w.shape[2:], *geom) if nw else None
+        if nw:
+            gw = (k.conv_weight_grad(x, g, w.shape[2:], *geom) if cols is None
+                  else k.conv_weight_grad_from_columns(cols, g, w.shape[2:]))
+        else:
+            gw = None
         gb = k.sum(g, axis=_bias_axes(g.ndim)) if nb else None
         return gx, gw, gb
 
