@@ -287,7 +287,11 @@ def test_winograd_matches_torch(xs, ws, kw, winograd_everywhere):
     (ty * torch.tensor(cot)).sum().backward()
     for got, want in ((x.grad, tx.grad), (W.grad, tW.grad), (B.grad, tB.grad)):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
-    assert len(winograd_everywhere) == 2  # the forward and the input gradient
+    assert len(winograd_everywhere) == 1  # the input gradient (the forward kept its columns)
+    with gf.no_grad():  # no weight gradient: the forward takes Winograd too
+        np.testing.assert_allclose(conv2d(x, W, B, **kw).numpy(), ty.detach().numpy(),
+                                   atol=1e-12)
+    assert len(winograd_everywhere) == 2
 
 
 def test_winograd_conv_transpose_stride1_matches_torch(winograd_everywhere):
