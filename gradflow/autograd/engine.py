@@ -139,16 +139,6 @@ def _sum_arrays(a, b):
 
 
 # --- gradients only the engine holds (vjp_inplace) --------------------------------------------
-def _max_refs(grads: list) -> int:
-    """The largest reference count among ``grads`` (as seen from this frame)."""
-    most = 0
-    for g in grads:
-        n = sys.getrefcount(g)
-        if n > most:
-            most = n
-    return most
-
-
 class _Probe:
     base = None
 
@@ -159,9 +149,16 @@ def _base_refs(g) -> int:
     return sys.getrefcount(b)
 
 
+def _loop_refs(grads: list) -> int:
+    """The reference count a loop over ``grads`` reads for an item (``_owned``'s loop)."""
+    for g in grads:
+        return sys.getrefcount(g)
+    return 0
+
+
 def _calibrate() -> tuple[int, int]:
-    """The counts `_max_refs` reads for an object held by one list only, and `_base_refs` for a
-    base held by its one view (the interpreter's own temporaries differ across CPython
+    """The counts ``_owned`` reads for an object held by one list only, and ``_base_refs`` for
+    a base held by its one view (the interpreter's own temporaries differ across CPython
     versions); zeros where there are no reference counts (nothing is then overwritten)."""
     if not hasattr(sys, "getrefcount"):
         return 0, 0
@@ -170,7 +167,7 @@ def _calibrate() -> tuple[int, int]:
     base = _base_refs(view)
     probe = [view]
     view = None  # held by the list alone, as a buffered gradient
-    return _max_refs(probe), base
+    return _loop_refs(probe), base
 
 
 _SOLE, _SOLE_BASE = _calibrate()
@@ -181,12 +178,15 @@ def _owned(grads: list) -> bool:
     (a view counts when the array it looks into is held by that view alone): then a
     ``vjp_inplace`` node may overwrite it."""
     for g in grads:
-        if g is None or not getattr(g.flags, "writeable", True):
+        if g is None:
             return False
         if g.base is not None and (g.base.base is not None or _base_refs(g) > _SOLE_BASE):
             return False
-    g = None  # noqa: F841 - this frame's reference would be counted
-    return 0 < _max_refs(grads) <= _SOLE
+        if not g.flags.writeable:  # a read-only array (np.broadcast_to, a user's flag)
+            return False
+        if sys.getrefcount(g) > _SOLE:  # the same loop as _loop_refs: the same temporaries
+            return False
+    return _SOLE > 0
 
 
 # --- where gradients go ----------------------------------------------------------------------
@@ -379,7 +379,7 @@ def _run_first_order(node: Context, grads: list) -> tuple:
     """One node with arrays: its ``vjp``, else its ``backward`` under no-grad on constants."""
     fn = node.fn
     backend = node.backend
-    if _missing(grads):
+    if (grads[0] is None) if len(grads) == 1 else _missing(grads):
         grads = [g if g is not None or meta is None else backend.zeros(meta[0], meta[1])
                  for g, meta in zip(grads, node.out_meta)]
     if fn.has_vjp:
