@@ -246,7 +246,12 @@ class MPICommunicator(Communicator):
     backend = "mpi"
 
     def __init__(self, comm: Any = None, backend: str = "auto"):
-        from mpi4py import MPI
+        try:
+            from mpi4py import MPI
+        except ImportError as exc:
+            raise ImportError(f"gradflow.distributed: an MPI launcher started this process but "
+                              f"mpi4py cannot be imported ({exc}); install it with: "
+                              'pip install "gradflow[mpi]" mpich') from exc
 
         if backend not in ("auto", "mpi"):
             raise ValueError(f"MPICommunicator: backend={backend!r}; expected 'auto' or 'mpi' "
@@ -267,6 +272,7 @@ class MPICommunicator(Communicator):
                                     MPI.COMM_TYPE_SHARED)
             self._local_rank = node.Get_rank()  # the rank among the processes of this node
             node.Free()
+            self._pid = os.getpid()
             atexit.register(self._at_exit)
 
     @property
@@ -373,6 +379,8 @@ class MPICommunicator(Communicator):
     def _at_exit(self) -> None:
         """Tell the other ranks this one is exiting (before mpi4py's MPI_Finalize): one still
         waiting in a collective then aborts the job instead of hanging."""
+        if os.getpid() != self._pid:  # a forked child inherited the handler: not a rank
+            return
         watch = self._watch
         watch.stop()
         if watch.ctl is None or self._aborting or self.MPI.Is_finalized():

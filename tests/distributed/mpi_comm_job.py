@@ -15,6 +15,7 @@
 
 import json
 import sys
+import threading
 import time
 
 import numpy as np
@@ -41,14 +42,20 @@ if mode == "collectives":
     arr = np.arange(4, dtype=np.float64) * (r + 1)
     comm.broadcast_(arr, root=1)
     comm.barrier()
+    # the watchdog's work per call: a counter and one tuple (no thread, timer or event per call)
+    threads, count, buf = threading.active_count(), comm._watch.count, np.ones(1000, np.float32)
+    for _ in range(100):
+        comm.allreduce_sum_(buf)
+    per_call = {"threads": threading.active_count() - threads,
+                "counted": comm._watch.count - count, "inflight": comm._watch.inflight}
     try:
         comm.allreduce_sum_([1.0, 2.0])  # neither NumPy nor CuPy: refused on every rank alike
         refused = ""
     except TypeError as exc:
         refused = str(exc)
-    results = comm.allgather_object({"local_rank": comm.local_rank, "refused": refused, "sums": sums, "flags": flags,
-                                     "gathered": gathered, "gathered0": gathered0,
-                                     "bcast": arr.tolist()})
+    results = comm.allgather_object({
+        "per_call": per_call, "local_rank": comm.local_rank, "refused": refused, "sums": sums,
+        "flags": flags, "gathered": gathered, "gathered0": gathered0, "bcast": arr.tolist()})
     if r == 0:
         with open(out, "w") as f:
             json.dump(results, f)

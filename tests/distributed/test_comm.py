@@ -34,6 +34,8 @@ def test_two_ranks_reduce_decide_and_gather_alike(tmp_path):
         assert r["bcast"] == [0.0, 2.0, 4.0, 6.0]  # rank 1's array
         assert r["refused"] == "allreduce_sum_: expected a NumPy or CuPy array, got list"
     assert (r0["local_rank"], r1["local_rank"]) == (0, 1)  # one node
+    for r in (r0, r1):  # 100 watched allreduces: counted, no thread per call, nothing in flight
+        assert r["per_call"] == {"threads": 0, "counted": 100, "inflight": None}
     assert r0["gathered"] is None
     assert r1["gathered"] == [{"rank": 0, "x": [0]}, {"rank": 1, "x": [1, 1]}]
     assert r0["gathered0"] == [0, 10] and r1["gathered0"] is None
