@@ -4,11 +4,11 @@ An update such as Adam's is a chain of about ten NumPy passes. Run over a whole 
 parameter, each pass streams its operands through memory; run over blocks of ``BLOCK_BYTES``,
 the intermediates (two scratch blocks) stay in the L2 cache and only the parameter, its gradient
 and its state are read and written once per step. Parameters smaller than ``SMALL`` elements
-(biases, norm scales) are *packed*: their state lives in one flat buffer per slot (each state
-Tensor is a view into it, so ``state_dict`` keeps PyTorch's per-parameter layout), their values
-and gradients are gathered into one block, updated by one kernel call and scattered back. The
-float operations are those of the kernel applied to each parameter alone, so results are
-bit-identical to the per-parameter loop.
+(biases, norm scales) of an update with state are *packed*: their state lives in one flat
+buffer per slot (each state Tensor is a view into it, so ``state_dict`` keeps PyTorch's
+per-parameter layout), their values and gradients are gathered into one block, updated by one
+kernel call and scattered back. The float operations are those of the kernel applied to each
+parameter alone, so results are bit-identical to the per-parameter loop.
 
 Nothing here holds a view of a parameter or of a gradient: they are read from ``p.array`` and
 ``p.grad`` on every step, so rebinding ``p.data`` (or ``p.array``) between steps is always seen.
@@ -40,15 +40,19 @@ def on_cpu(p: Tensor) -> bool:
 
 
 def run(kernel, items: list[Item], packs: dict) -> None:
-    """Apply ``kernel(p, g, *states, *scalars, tmp=...)`` to every item, in place, and bump
-    each parameter's version. ``packs`` is the optimizer's cache of packed layouts."""
+    """Apply ``kernel(p, g, *states, *scalars, tmp=...)`` to every item (all with the same state
+    keys: one parameter group), in place, and bump each parameter's version. ``packs`` is the
+    optimizer's cache of packed layouts."""
     small: dict[tuple, list[Item]] = {}
     scratch: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+    # without state (plain SGD) a small tensor costs two passes alone: gathering and scattering
+    # it would cost more than they save
+    stateful = any(k is not None for k in items[0][3]) if items else False
     for item in items:
         p, g, st, keys, scalars = item
         pa = p.array
         dtype = pa.dtype
-        if pa.size < SMALL and g.dtype == dtype:
+        if pa.size < SMALL and g.dtype == dtype and stateful:
             small.setdefault((dtype.str, keys, scalars), []).append(item)
             continue
         tmp = scratch.get(dtype.str)
@@ -158,3 +162,49 @@ def _packed(kernel, members: list[Item], keys: tuple, scalars: tuple, packs: dic
         copyto(pa, v)
     for m in members:
         m[0].increment_version()
+
+
+# --- y += alpha * x in one pass: NumPy's own BLAS (no second thread pool) -----------------------
+_AXPY: dict[str, Any] | None = None
+
+
+def _load_axpy() -> dict[str, Any]:
+    """``{dtype.str: cblas ?axpy}`` from the OpenBLAS that NumPy's wheels bundle (ILP64,
+    ``scipy_cblas_?axpy64_``); empty where NumPy uses another BLAS (then nothing uses it)."""
+    import ctypes
+    import glob
+    import os
+
+    found: dict[str, Any] = {}
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas64_*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for code, ctype, dtype in (("s", ctypes.c_float, "<f4"), ("d", ctypes.c_double, "<f8")):
+            fn = getattr(lib, f"scipy_cblas_{code}axpy64_", None)
+            if fn is None:
+                continue
+            fn.restype = None
+            fn.argtypes = [ctypes.c_int64, ctype, ctypes.c_void_p, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_int64]
+            found[dtype] = fn
+        if found:
+            break
+    return found
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
+    """``y += alpha·x`` in place as one fused multiply-add pass (BLAS ``axpy``, PyTorch's
+    ``y.add_(x, alpha=alpha)`` bit for bit); ``False`` (nothing done) unless both arrays are
+    C-contiguous float32/float64 of one shape and dtype and NumPy's bundled BLAS has it."""
+    global _AXPY
+    if _AXPY is None:
+        _AXPY = _load_axpy()
+    fn = _AXPY.get(y.dtype.str)
+    if (fn is None or x.dtype != y.dtype or x.shape != y.shape or not y.flags.c_contiguous
+            or not x.flags.c_contiguous or not y.flags.writeable):
+        return False
+    fn(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+    return True

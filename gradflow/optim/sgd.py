@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradflow.optim import _flat
 from gradflow.optim.optimizer import Optimizer, ParamsT, check_number, zeros_like
 
 
@@ -59,9 +60,14 @@ class SGD(Optimizer):
         state = self.state
         items = []
         keys = ("momentum_buffer",) if momentum else (None,)
+        plain = not momentum and not weight_decay
         for p in group["params"]:
             g = p.grad
             if g is None:
+                continue
+            if plain and _flat.on_cpu(p) and _flat.axpy(lr if maximize else -lr, g.array,
+                                                        p.array):
+                p.increment_version()  # p += (-lr)·g in one pass, as PyTorch's add_(g, alpha)
                 continue
             st = None  # plain SGD keeps no state, as in PyTorch
             first = False

@@ -238,3 +238,32 @@ def test_mode_checked_in_added_and_loaded_groups():
         del old["param_groups"][0][k]
     opt.load_state_dict(old)
     assert opt.param_groups[0]["foreach"] is None and opt.param_groups[0]["capturable"] is False
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_plain_sgd_is_one_fused_multiply_add_like_torch(dtype, maximize):
+    rng = np.random.default_rng(4)
+    shapes = [(300, 257), (7,), (40, 30)]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    arrays[2] = np.asfortranarray(arrays[2])  # not C-contiguous: the two-pass kernel instead
+    grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ps = [Parameter(gf.tensor(a.copy(order="K"))) for a in arrays]
+    tps = [torch.tensor(a, requires_grad=True) for a in arrays]
+    opt = optim.SGD(ps, lr=0.37, maximize=maximize)
+    topt = torch.optim.SGD(tps, lr=0.37, maximize=maximize, foreach=False)
+    for p, tp, g in zip(ps, tps, grads):
+        p.grad, tp.grad = gf.tensor(g), torch.tensor(g)
+    opt.step()
+    topt.step()
+    sign = 1.0 if maximize else -1.0
+    two_pass = [a - 0.37 * g if not maximize else a - 0.37 * -g for a, g in zip(arrays, grads)]
+    if _flat.axpy(0.0, np.zeros(1, dtype), np.zeros(1, dtype)):  # NumPy's bundled OpenBLAS
+        for p, tp in zip(ps[:2], tps[:2]):  # PyTorch's add_(g, alpha=-lr) is a fused multiply-add
+            assert p.numpy().tobytes() == tp.detach().numpy().tobytes()
+    else:
+        for p, want in zip(ps[:2], two_pass[:2]):
+            assert p.numpy().tobytes() == want.tobytes()
+    assert ps[2].numpy().tobytes() == two_pass[2].tobytes()
+    np.testing.assert_allclose(ps[0].numpy(), arrays[0] + sign * 0.37 * grads[0], rtol=1e-6,
+                               atol=1e-6)
