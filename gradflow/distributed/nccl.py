@@ -12,9 +12,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from gradflow.distributed.comm import Communicator, MPICommunicator
+
+
+class ArrayShape(NamedTuple):
+    """What the watchdog reports of a device buffer (it must not keep the buffer alive)."""
+
+    shape: tuple
+    dtype: Any
+    nbytes: int
+
 
 #: NumPy/CuPy dtype name -> the name of CuPy's NCCL datatype constant.
 NCCL_DTYPES = {"int8": "NCCL_INT8", "uint8": "NCCL_UINT8", "int32": "NCCL_INT32",
@@ -109,7 +118,8 @@ class NCCLCommunicator(Communicator):
         if watch is not None:
             event = self.cupy.cuda.Event(block=False, disable_timing=True)
             event.record(stream)
-            watch.device = (who, array, time.monotonic(), lambda: event.done)
+            shape = ArrayShape(array.shape, array.dtype, array.nbytes)  # not the array itself
+            watch.device = (who, shape, time.monotonic(), lambda: event.done)
 
     def allreduce_sum_(self, array: Any) -> Any:
         if not isinstance(array, self.cupy.ndarray):
