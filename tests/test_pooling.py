@@ -346,3 +346,33 @@ def test_kernels_on_each_device(device):
            dict(output_size=(3, 4), return_indices=True), indices=True, device=device)
     _check(P.adaptive_avg_pool2d, F.adaptive_avg_pool2d, (2, 3, 7, 6),
            dict(output_size=(3, 4)), device=device)
+
+
+# -- the 2×2 stride-2 fast path (kernels.pooling.max_pool2x2_forward) -----------------------------
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 8), (2, 3, 7, 5), (1, 2, 2, 3)])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int16"])
+def test_max_pool_2x2_fast_path_equals_the_window_kernel(shape, dtype):
+    """Same values and indices as the generic window kernel: ties (first max), NaN (the last
+    NaN of the window), all −inf windows, odd sizes (the trailing row/column unread)."""
+    from gradflow.kernels import pooling as kp
+
+    rng = np.random.default_rng(11)
+    a = rng.integers(-2, 3, shape).astype(dtype)
+    if dtype.startswith("float"):
+        a[0, 0, 0, 0] = a[0, 0, 1, 1] = np.nan
+        a[0, 0, :2, 2:4] = -np.inf
+    geom = dict(kshape=(2, 2), stride=(2, 2), pad=(0, 0), dilation=(1, 1),
+                oshape=(shape[2] // 2, shape[3] // 2))
+    assert kp.pool2x2_applies(shape, **geom)
+    want, got = kp.max_pool_forward(np, a, **geom), kp.max_pool2x2_forward(np, a)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0].dtype == a.dtype and got[1].dtype == np.int64
+
+
+@pytest.mark.parametrize("kw", [{}, {"stride": 2}, {"kernel_size": (2, 2), "ceil_mode": True}])
+def test_max_pool_2x2_fast_path_matches_torch(kw):
+    kw = {"kernel_size": 2, "return_indices": True, **kw}
+    _check(P.max_pool2d, F.max_pool2d, (2, 3, 7, 6), kw, seed=12, ties=True, indices=True)
+    _check(P.max_pool2d, F.max_pool2d, (2, 3, 8, 6), kw, seed=13, indices=True)

@@ -213,3 +213,43 @@ def adaptive_avg_weights(xp, n, o, dtype):
     j = xp.arange(n)
     inside = (j >= start[:, None]) & (j < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def pool2x2_applies(x_shape, kshape, stride, pad, dilation, oshape) -> bool:
+    """Whether ``max_pool2x2_forward`` computes this max pooling: 2-D, 2×2 windows at stride 2,
+    no padding or dilation, no partial (ceil_mode) window."""
+    return (len(kshape) == 2 and tuple(kshape) == (2, 2) and tuple(stride) == (2, 2)
+            and not any(pad) and tuple(dilation) == (1, 1)
+            and tuple(oshape) == (x_shape[2] // 2, x_shape[3] // 2))
+
+
+@kernel
+def max_pool2x2_forward(xp, x):
+    """``max_pool_forward`` for 2×2 windows at stride 2 (same y and indices), without the
+    padded copy and the masked index passes: the four window offsets are copied once into a
+    contiguous ``(4, N, C, Ho, Wo)`` stack, and the first offset holding the max is
+    ``ne₀ + ne₀ne₁ + ne₀ne₁ne₂`` with ``ne_k = (s_k ≠ max)`` (NaN: the last NaN, as PyTorch)."""
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    s = xp.empty((4, n, c, oh, ow), dtype=x.dtype)
+    for k in range(4):
+        a, b = divmod(k, 2)
+        s[k] = x[:, :, a:2 * oh:2, b:2 * ow:2]
+    best = xp.maximum(s[0], s[1])
+    xp.maximum(best, xp.maximum(s[2], s[3]), out=best)
+    ne = (s != best).view(xp.uint8)
+    run = ne[0].copy()
+    code = run.copy()
+    for k in (1, 2):
+        run &= ne[k]
+        code += run
+    if is_floating(x.dtype):
+        nan = best != best
+        if xp.__name__ != "numpy" or nan.any():  # no host sync on a GPU: always run the pass
+            for k in range(4):
+                xp.copyto(code, k, where=s[k] != s[k])
+    idx = (code >> 1).astype(xp.int64)
+    idx *= w
+    idx += code & 1
+    idx += (xp.arange(oh, dtype=xp.int64) * (2 * w))[:, None] + xp.arange(ow, dtype=xp.int64) * 2
+    return best, idx

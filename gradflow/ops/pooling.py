@@ -15,6 +15,7 @@ import numbers
 
 from gradflow.autograd.function import Function
 from gradflow.dtypes import is_floating
+from gradflow.kernels.pooling import pool2x2_applies
 from gradflow.ops._util import tensor_arg
 from gradflow.ops.matmul import matmul
 from gradflow.tensor import Tensor
@@ -25,7 +26,9 @@ class MaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, *, kind, params, unique, with_indices):
-        if kind == "window":
+        if kind == "window2x2":
+            y, idx = ctx.k.max_pool2x2_forward(x)
+        elif kind == "window":
             y, idx = ctx.k.max_pool_forward(x, **params)
         else:
             y, idx = ctx.k.adaptive_max_forward(x, **params)
@@ -227,8 +230,8 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
                                                          padding, dilation, ceil_mode)
     unique = all(s >= (k - 1) * d + 1 for k, s, d in zip(kshape, stride, dilation))
     params = dict(kshape=kshape, stride=stride, pad=pad, dilation=dilation, oshape=oshape)
-    out = MaxPool.apply(x, kind="window", params=params, unique=unique,
-                        with_indices=with_indices)
+    kind = "window2x2" if pool2x2_applies(tuple(x.shape), **params) else "window"
+    out = MaxPool.apply(x, kind=kind, params=params, unique=unique, with_indices=with_indices)
     return _unbatch(out, unbatched)
 
 
