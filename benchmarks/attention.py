@@ -1,5 +1,6 @@
 """scaled_dot_product_attention forward + backward, and a Transformer encoder layer's training
-step: gradflow (composed) vs PyTorch eager (CPU).
+step: gradflow (its fused sdpa, kernels/attention.py) vs PyTorch eager (CPU). Before/after a
+change in one process: benchmarks/attention_ab.py.
 
     OMP_NUM_THREADS=1 python benchmarks/attention.py [--seq 64 128 256] [--repeats 9] [--layer]
 

@@ -143,3 +143,109 @@ def test_torch_raises_on_the_same_bad_inputs():
         TF.scaled_dot_product_attention(q.double(), k.double(), v.double(),
                                         attn_mask=torch.ones(4, 5, dtype=torch.bool),
                                         is_causal=True)
+
+
+# The fused path (kernels/attention.py): causal query blocks, cache-sized chunks of the leading
+# axes, broadcast masks, the mask's own gradient, and the routes that keep the composition.
+FUSED = [((2, 3, 13, 8), (2, 3, 13, 8), (2, 3, 13, 5), {"is_causal": True}),
+         ((2, 3, 10, 8), (2, 3, 13, 8), (2, 3, 13, 5), {"is_causal": True}),
+         ((2, 3, 13, 8), (2, 3, 7, 8), (2, 3, 7, 5), {"is_causal": True, "scale": 0.4}),
+         ((3, 4, 6, 8), (3, 4, 7, 8), (3, 4, 7, 5), {}),
+         ((3, 4, 6, 8), (3, 4, 7, 8), (3, 4, 7, 5), {"mask": (3, 1, 6, 7)}),
+         ((3, 4, 6, 8), (3, 1, 7, 8), (1, 4, 7, 5), {"mask": (6, 7)})]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("q,k,v,kw", FUSED, ids=[str(i) for i in range(len(FUSED))])
+def test_fused_blocks_and_chunks_match_torch(q, k, v, kw, dtype, monkeypatch):
+    import gradflow.kernels.attention as kernels
+    import gradflow.ops.attention as ops
+
+    monkeypatch.setattr(ops, "CAUSAL_BLOCK", 3)  # 13 rows: 4 blocks of 3, 3, 3 and 4 rows
+    monkeypatch.setattr(kernels, "CHUNK_BYTES", 200 * np.dtype(dtype).itemsize)
+    kw = dict(kw)
+    if "mask" in kw:
+        m = np.random.default_rng(5).standard_normal(kw.pop("mask"))
+        kw["attn_mask"] = np.where(m > 1.2, -np.inf, m)  # some hidden pairs
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    (yo, go), (yt, gt) = _run((q, k, v), kw, dtype, "gf"), _run((q, k, v), kw, dtype, "torch")
+    np.testing.assert_allclose(yo, yt, **tol)
+    for a, b in zip(go, gt):
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_float_mask_gradient_and_second_order_match_torch(monkeypatch):
+    import gradflow.ops.attention as ops
+
+    monkeypatch.setattr(ops, "CAUSAL_BLOCK", 2)
+    rs = np.random.default_rng(4)
+    arrays = [rs.standard_normal(s) for s in ((2, 5, 4), (2, 6, 4), (2, 6, 3), (5, 6))]
+    for causal in (False, True):
+        xs = [gf.tensor(a, requires_grad=True) for a in arrays]
+        ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+        if causal:  # causal: no mask; the blocks' backward composed for the second order
+            ours = sdpa(*xs[:3], is_causal=True)
+            theirs = TF.scaled_dot_product_attention(*ts[:3], is_causal=True)
+            xs, ts = xs[:3], ts[:3]
+        else:
+            ours = sdpa(*xs[:3], xs[3])
+            theirs = TF.scaled_dot_product_attention(*ts[:3], attn_mask=ts[3])
+        gq = gf.grad(ours.pow(2).sum(), xs, create_graph=True)
+        tq = torch.autograd.grad(theirs.pow(2).sum(), ts, create_graph=True)
+        for a, b in zip(gq, tq):
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-9, atol=1e-11)
+        hg = gf.grad(sum((g * g).sum() for g in gq), xs)
+        ht = torch.autograd.grad(sum((g * g).sum() for g in tq), ts)
+        for a, b in zip(hg, ht):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_half_precision_and_dropout_keep_the_composition():
+    def qkv(dtype):
+        return [gf.tensor(np.random.default_rng(i).standard_normal((2, 3, 4, 8)), dtype=dtype,
+                          requires_grad=True) for i in range(3)]
+
+    half = sdpa(*qkv("float16"))
+    assert half.dtype == np.float16 and half.grad_fn.name != "_SDPA"
+    ref = sdpa(*qkv("float32"))
+    assert ref.grad_fn.name == "_SDPA"
+    np.testing.assert_allclose(half.detach().numpy().astype("float32"), ref.detach().numpy(),
+                               rtol=1e-2, atol=1e-2)
+    assert sdpa(*qkv("float32"), dropout_p=0.3).grad_fn.name != "_SDPA"
+    with gf.amp.autocast("cpu"):
+        assert sdpa(*qkv("float32")).grad_fn.name != "_SDPA"
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("masks", ["none", "kpm", "attn_kpm", "causal"])
+def test_self_attention_fast_path_matches_torch(batch_first, masks):
+    from gradflow.nn import MultiheadAttention
+
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first).double()
+    ours = MultiheadAttention(8, 2, batch_first=batch_first, dtype="float64")
+    ours.load_state_dict({n: gf.tensor(p.detach().numpy()) for n, p in
+                          theirs.state_dict().items()})
+    x = np.random.default_rng(3).standard_normal((2, 5, 8) if batch_first else (5, 2, 8))
+    kpm = np.zeros((2, 5), bool)
+    kpm[1, 3:] = True
+    causal = np.triu(np.ones((5, 5), bool), 1)
+    kw = {"none": {}, "kpm": {"key_padding_mask": kpm},
+          "attn_kpm": {"key_padding_mask": kpm, "attn_mask": np.where(causal, -np.inf, 0.3)},
+          "causal": {"attn_mask": causal, "is_causal": True}}[masks]
+    tx, gx = torch.tensor(x, requires_grad=True), gf.tensor(x, requires_grad=True)
+    to = theirs(tx, tx, tx, need_weights=False,
+                **{n: torch.tensor(m) if isinstance(m, np.ndarray) else m
+                   for n, m in kw.items()})[0]
+    go, w = ours(gx, gx, gx, need_weights=False,
+                 **{n: gf.tensor(m) if isinstance(m, np.ndarray) else m for n, m in kw.items()})
+    assert w is None
+    np.testing.assert_allclose(go.numpy(), to.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(1).standard_normal(x.shape)
+    to.backward(torch.tensor(g))
+    go.backward(gf.tensor(g))
+    np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-11)
+    ours_p = dict(ours.named_parameters())
+    for n, p in theirs.named_parameters():
+        np.testing.assert_allclose(ours_p[n].grad.numpy(), p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-11, err_msg=n)

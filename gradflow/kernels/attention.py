@@ -91,23 +91,23 @@ def _forward_blocks(xp, qs, kt, v, bias, blocks, out):
 
 
 @kernel
-def sdpa_forward(xp, q, k, v, bias, scale: float, blocks):
+def sdpa_forward(xp, q, k, v, bias, scale: float, blocks, whole: bool = False):
     """``(out, probs)``: ``out`` of the (broadcast) leading shape + (L, Ev); ``probs`` a list
-    (one per chunk of the leading axis) of lists (one per block) of P. ``bias``: an additive
-    array broadcastable to the scores (or None); ``blocks``: ``((r0, r1, c1), ...)`` (query
-    rows r0..r1 see keys 0..c1)."""
+    of ``(chunk index, [P of each block])``, one per chunk of the leading axes. ``bias``: an
+    additive array broadcastable to the scores (or None); ``blocks``: ``((r0, r1, c1), ...)``
+    (query rows r0..r1 see keys 0..c1); ``whole``: one chunk (the bias's gradient is wanted)."""
     L, S = q.shape[-2], k.shape[-2]
     qs = q * scale if scale != 1.0 else q
     kt = k.swapaxes(-1, -2)
     lead = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     out = xp.empty(lead + (L, v.shape[-1]), dtype=q.dtype)
     probs = []
-    chunks = _chunks((q, k, v), L, S, q.itemsize, False)
+    chunks = _chunks((q, k, v), L, S, q.itemsize, whole)
     if bias is not None and chunks[0] is not None:
         bias = xp.broadcast_to(bias, lead + (L, S))  # a view: its chunks index as the scores'
     for sl in chunks:
-        probs.append(_forward_blocks(xp, _at(qs, sl), _at(kt, sl), _at(v, sl), _at(bias, sl),
-                                     blocks, _at(out, sl)))
+        probs.append((sl, _forward_blocks(xp, _at(qs, sl), _at(kt, sl), _at(v, sl),
+                                          _at(bias, sl), blocks, _at(out, sl))))
     return out, probs
 
 
@@ -138,12 +138,11 @@ def sdpa_backward(xp, g, q, k, v, probs, scale: float, blocks, needs, bias_shape
     L, S = q.shape[-2], k.shape[-2]
     qs = q * scale if (nk and scale != 1.0) else q
     lead = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], g.shape[:-2])
-    chunks = _chunks((q, k, v, g), L, S, q.itemsize, nb)
     dq = xp.empty(lead + (L, q.shape[-1]), dtype=q.dtype) if nq else None
     dk = xp.zeros(lead + (S, k.shape[-1]), dtype=k.dtype) if nk else None
     dv = xp.zeros(lead + (S, v.shape[-1]), dtype=v.dtype) if nv else None
     db = None
-    for sl, ps in zip(chunks, probs):
+    for sl, ps in probs:  # the forward's chunks
         gc, kc, vc, qc = _at(g, sl), _at(k, sl), _at(v, sl), _at(qs, sl)
         dqc, dkc, dvc = (_at(a, sl) for a in (dq, dk, dv))
         for (r0, r1, c1), p in zip(blocks, ps):

@@ -151,7 +151,8 @@ class _SDPA(Function):
             bias = xp.triu(xp.full((L, S), -math.inf, dtype=q.dtype), 1)
         elif mask is not None and mask.dtype == bool:
             bias = xp.where(mask, 0.0, -math.inf).astype(q.dtype)
-        out, probs = ctx.k.sdpa_forward(q, k, v, bias, scale, blocks)
+        out, probs = ctx.k.sdpa_forward(q, k, v, bias, scale, blocks,
+                                         ctx.needs_input_grad[3])
         ctx.save_for_backward(q, k, v, mask)
         ctx.probs, ctx.blocks, ctx.causal, ctx.scale = probs, blocks, causal, scale
         return out
