@@ -25,7 +25,7 @@ class FakeArray:
     def __init__(self, values, device=0, contiguous=True):
         self.host = np.asarray(values)
         self.dtype, self.shape, self.size = self.host.dtype, self.host.shape, self.host.size
-        self.strides = self.host.strides
+        self.strides, self.nbytes = self.host.strides, self.host.nbytes
         self.flags = types.SimpleNamespace(c_contiguous=contiguous)
         self.device = types.SimpleNamespace(id=device)
         self.data = types.SimpleNamespace(ptr=1000 + device)
