@@ -214,3 +214,37 @@ def test_group_norm_second_order_matches_jax(groups):
         (g,) = gf.grad((y ** 3 * gf.tensor(w)).sum(), x, create_graph=True)
         (hv,) = gf.grad((g * gf.tensor(v)).sum(), x)
         np.testing.assert_allclose(hv.numpy(), want, atol=1e-9)
+
+
+@pytest.mark.parametrize("layout", ["rows", "long rows", "transposed"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batch_norm_row_sum_path_matches_torch(layout, dtype, monkeypatch):
+    """The per-(example, channel) einsum sums of the batch-norm kernels (and their fallbacks:
+    rows longer than ROW_SUM_MAX, a non-contiguous input) give torch's values and gradients."""
+    from gradflow.kernels import normalization as kn
+
+    rng = np.random.default_rng(21)
+    a = (rng.standard_normal((6, 4, 5, 7)) * 3 + 2).astype(dtype)
+    if layout == "long rows":
+        monkeypatch.setattr(kn, "ROW_SUM_MAX", 8)
+    w, b = rng.random(4).astype(dtype), rng.standard_normal(4).astype(dtype)
+    cot = rng.standard_normal(a.shape).astype(dtype)
+    x = gf.tensor(a, requires_grad=True)
+    W, B = gf.tensor(w, requires_grad=True), gf.tensor(b, requires_grad=True)
+    xin = x.permute(0, 1, 3, 2) if layout == "transposed" else x
+    rows = []
+    real = kn._row_sums
+    monkeypatch.setattr(kn, "_row_sums", lambda *args: rows.append(1) or real(*args))
+    y = batch_norm(xin, None, None, W, B, training=True)
+    (y * gf.tensor(cot if layout != "transposed" else cot.transpose(0, 1, 3, 2))).sum().backward()
+    t = torch.tensor(a, requires_grad=True)
+    tw, tb = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    tin = t.permute(0, 1, 3, 2) if layout == "transposed" else t
+    ty = torch.nn.functional.batch_norm(tin, None, None, tw, tb, training=True)
+    (ty * torch.tensor(cot if layout != "transposed" else cot.transpose(0, 1, 3, 2))).sum(
+    ).backward()
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    for got, want in ((y, ty), (x.grad, t.grad), (W.grad, tw.grad), (B.grad, tb.grad)):
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=tol, atol=tol)
+    if layout != "transposed":  # (transposed: the forward falls back, the backward may not)
+        assert len(rows) == (4 if layout == "rows" else 0)  # mean, variance, Σg, Σg·x̂
