@@ -21,11 +21,33 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from gradflow.kernels import kernel
 
 #: Scores per chunk (bytes): the leading axis is walked in chunks of about this size so that
 #: the softmax passes over a chunk run in cache (L = 256: ~15 % of forward + backward).
 CHUNK_BYTES = 1 << 20
+
+
+def _broadcast_shapes(*shapes) -> tuple:
+    """NumPy's broadcast of ``shapes`` (plain Python: the same on every backend)."""
+    n = max(len(s) for s in shapes)
+    out = []
+    for i in range(n):
+        dims = {s[i - n + len(s)] for s in shapes if i - n + len(s) >= 0} - {1}
+        if len(dims) > 1:
+            raise ValueError(f"shapes {shapes} cannot be broadcast together")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def _matmul_into(xp, a, b, out):
+    """``out[...] = a @ b``: straight into ``out`` (a view) on NumPy, through a copy elsewhere."""
+    if xp is numpy:
+        xp.matmul(a, b, out=out)
+    else:
+        out[...] = xp.matmul(a, b)
 
 
 def _softmax_(xp, s, masked: bool):
@@ -78,14 +100,14 @@ def _forward_blocks(xp, qs, kt, v, bias, blocks, out):
         if masked:
             s += bias
         p = _softmax_(xp, s, masked)
-        xp.matmul(p, v, out=out)
+        _matmul_into(xp, p, v, out)
         return [p]
     for r0, r1, c1 in blocks:
         s = xp.matmul(qs[..., r0:r1, :], kt[..., :c1])
         if masked:
             s += bias[..., r0:r1, :c1]
         p = _softmax_(xp, s, masked)
-        xp.matmul(p, v[..., :c1, :], out=out[..., r0:r1, :])
+        _matmul_into(xp, p, v[..., :c1, :], out[..., r0:r1, :])
         probs.append(p)
     return probs
 
@@ -99,7 +121,7 @@ def sdpa_forward(xp, q, k, v, bias, scale: float, blocks, whole: bool = False):
     L, S = q.shape[-2], k.shape[-2]
     qs = q * scale if scale != 1.0 else q
     kt = k.swapaxes(-1, -2)
-    lead = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    lead = _broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     out = xp.empty(lead + (L, v.shape[-1]), dtype=q.dtype)
     probs = []
     chunks = _chunks((q, k, v), L, S, q.itemsize, whole)
@@ -137,7 +159,7 @@ def sdpa_backward(xp, g, q, k, v, probs, scale: float, blocks, needs, bias_shape
     nq, nk, nv, nb = needs
     L, S = q.shape[-2], k.shape[-2]
     qs = q * scale if (nk and scale != 1.0) else q
-    lead = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], g.shape[:-2])
+    lead = _broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], g.shape[:-2])
     dq = xp.empty(lead + (L, q.shape[-1]), dtype=q.dtype) if nq else None
     dk = xp.zeros(lead + (S, k.shape[-1]), dtype=k.dtype) if nk else None
     dv = xp.zeros(lead + (S, v.shape[-1]), dtype=v.dtype) if nv else None
@@ -152,7 +174,7 @@ def sdpa_backward(xp, g, q, k, v, probs, scale: float, blocks, needs, bias_shape
             if nq or nk or nb:
                 dz = _score_grad(xp, gb, vc[..., :c1, :], p)
                 if nq:
-                    xp.matmul(dz, kc[..., :c1, :], out=dqc[..., r0:r1, :])
+                    _matmul_into(xp, dz, kc[..., :c1, :], dqc[..., r0:r1, :])
                 if nk:
                     dkc[..., :c1, :] += xp.matmul(dz.swapaxes(-1, -2), qc[..., r0:r1, :])
                 if nb:  # one chunk and one block: a mask is never causal

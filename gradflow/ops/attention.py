@@ -20,6 +20,7 @@ from gradflow.ops.activation import softmax
 from gradflow.ops.dropout import dropout
 from gradflow.ops.math import where
 from gradflow.ops.matmul import matmul
+from gradflow.ops.namespace_shape import broadcast_shapes
 from gradflow.ops.shape import reshape, sum_to, swapaxes
 from gradflow.tensor import Tensor
 
@@ -111,8 +112,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 
 
 def _scores_shape(query: Tensor, key: Tensor) -> tuple:
-    xp = query.backend.xp
-    lead = xp.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]))
+    lead = broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]))
     return tuple(lead) + (query.shape[-2], key.shape[-2])
 
 
