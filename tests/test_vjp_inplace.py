@@ -15,7 +15,7 @@ from gradflow.autograd import engine
 
 torch = pytest.importorskip("torch")
 
-SEEN: list[bool] = []
+seen_flags: list[bool] = []
 
 
 class Double(gf.Function):
@@ -29,7 +29,7 @@ class Double(gf.Function):
 
     @staticmethod
     def vjp(ctx, g):
-        SEEN.append(ctx.grad_owned)
+        seen_flags.append(ctx.grad_owned)
         if ctx.grad_owned:
             g *= 2
             return g
@@ -40,20 +40,25 @@ class Double(gf.Function):
         return g * 2
 
 
+@pytest.fixture(autouse=True)
+def _small_arrays_too(monkeypatch):
+    monkeypatch.setattr(engine, "INPLACE_MIN_BYTES", 0)
+
+
 def _x(shape=(3, 4), seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
 @pytest.fixture(autouse=True)
 def _clear():
-    SEEN.clear()
+    seen_flags.clear()
 
 
 def test_a_fresh_gradient_from_another_node_is_handed_over():
     x = gf.tensor(_x(), requires_grad=True)
     c = gf.tensor(_x(seed=1))
     (Double.apply(x) * c).sum().backward()  # mul's vjp makes a fresh array for Double
-    assert SEEN == [True]
+    assert seen_flags == [True]
     np.testing.assert_allclose(x.grad.numpy(), 2 * c.numpy())
 
 
@@ -62,7 +67,7 @@ def test_the_callers_gradient_is_never_overwritten():
     g = gf.tensor(_x(seed=2))
     before = g.numpy().copy()
     Double.apply(x).backward(g)
-    assert SEEN == [False]
+    assert seen_flags == [False]
     np.testing.assert_array_equal(g.numpy(), before)
     np.testing.assert_allclose(x.grad.numpy(), 2 * before)
     # a view of the caller's gradient (reshape's vjp returns one) is not overwritten either
@@ -70,7 +75,7 @@ def test_the_callers_gradient_is_never_overwritten():
     g = gf.tensor(_x((12,), seed=3))
     before = g.numpy().copy()
     y.backward(g)
-    assert SEEN[-1] is False
+    assert seen_flags[-1] is False
     np.testing.assert_array_equal(g.numpy(), before)
 
 
@@ -78,7 +83,7 @@ def test_a_view_into_an_array_only_it_holds_is_handed_over():
     x = gf.tensor(_x(), requires_grad=True)
     c = gf.tensor(_x((12,), seed=1))
     (Double.apply(x).reshape(12) * c).sum().backward()
-    assert SEEN == [True]
+    assert seen_flags == [True]
     np.testing.assert_allclose(x.grad.numpy(), 2 * c.numpy().reshape(3, 4))
 
 
@@ -89,13 +94,13 @@ def test_retained_and_captured_gradients_stay_intact():
     y = Double.apply(h)
     y.retain_grad()
     (y * c).sum().backward()
-    assert SEEN == [False]
+    assert seen_flags == [False]
     np.testing.assert_allclose(y.grad.numpy(), c.numpy())
-    SEEN.clear()
+    seen_flags.clear()
     h = x * 1.0
     y = Double.apply(h)
     gy, gx = gf.grad((y * c).sum(), [y, x])
-    assert SEEN == [False]
+    assert seen_flags == [False]
     np.testing.assert_allclose(gy.numpy(), c.numpy())
     np.testing.assert_allclose(gx.numpy(), 2 * c.numpy())
 
@@ -105,7 +110,7 @@ def test_one_array_for_two_consumers_is_overwritten_by_the_last_one_only():
     c = gf.tensor(_x(seed=1))
     a, b = Double.apply(x), Double.apply(x * 3.0)
     ((a + b) * c).sum().backward()  # add's vjp hands one array to both Doubles
-    assert SEEN == [False, True]
+    assert seen_flags == [False, True]
     np.testing.assert_allclose(x.grad.numpy(), 8 * c.numpy(), rtol=1e-6)
 
 
@@ -142,6 +147,15 @@ def test_relu_backward_in_place_matches_torch_through_an_mlp():
         grads.append([np.asarray(w.grad.numpy()) for w in ws])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_small_gradients_are_not_handed_over(monkeypatch):
+    monkeypatch.setattr(engine, "INPLACE_MIN_BYTES", 1 << 16)
+    for shape, owned in (((3, 4), False), ((128, 128), True)):  # 48 B and 64 KiB of float32
+        seen_flags.clear()
+        x = gf.tensor(_x(shape), requires_grad=True)
+        (Double.apply(x) * gf.tensor(_x(shape, seed=1))).sum().backward()
+        assert seen_flags == [owned]
 
 
 def test_relu_in_place_and_out_of_place_agree_bit_for_bit():

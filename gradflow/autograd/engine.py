@@ -172,6 +172,11 @@ def _calibrate() -> tuple[int, int]:
 
 _SOLE, _SOLE_BASE = _calibrate()
 
+#: Gradients smaller than this are not overwritten: a small array is cheap to allocate (it comes
+#: from the allocator's cache, while a large one is a fresh ``mmap`` with page faults) and the
+#: ownership check would cost more than it saves.
+INPLACE_MIN_BYTES = 1 << 16
+
 
 def _owned(grads: list) -> bool:
     """True when every gradient is writeable and referenced by the engine's buffer list alone
@@ -383,8 +388,9 @@ def _run_first_order(node: Context, grads: list) -> tuple:
         grads = [g if g is not None or meta is None else backend.zeros(meta[0], meta[1])
                  for g, meta in zip(grads, node.out_meta)]
     if fn.has_vjp:
-        if fn.vjp_inplace:
-            node.grad_owned = _owned(grads)
+        if fn.vjp_inplace:  # no local name for grads[0]: it would count as a holder
+            node.grad_owned = (grads[0] is not None and grads[0].nbytes >= INPLACE_MIN_BYTES
+                               and _owned(grads))
         result = fn.vjp(node, *grads)
         if result.__class__ is not tuple:
             result = (result,)

@@ -17,8 +17,9 @@ A ``vjp`` must not modify its incoming gradients: the engine may hand the same a
 nodes, or a gradient the caller still holds. A Function that sets ``vjp_inplace = True`` may
 write its result into them when ``ctx.grad_owned`` is True: the engine sets it, before each
 ``vjp`` of such a Function, only when nothing but the engine references any of those arrays (no
-other node, Tensor, ``.grad``, view or caller), as CPython's reference count shows. That is
-how an activation's backward works in place without a second activation-sized array.
+other node, Tensor, ``.grad``, view or caller), as CPython's reference count shows, and the
+first of them holds at least ``engine.INPLACE_MIN_BYTES``. That is how an activation's backward
+works in place without a second activation-sized array.
 The Context is the graph node: it holds the edges to the inputs' nodes and what was saved.
 """
 
