@@ -349,3 +349,24 @@ def test_winograd_float32_error_as_im2col():
     got = conv2d(gf.tensor(a), gf.tensor(w), padding=1).numpy()
     assert got.dtype == np.float32
     assert np.abs(got - ref).max() <= 2e-6 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("kw", [{"padding": 1}, {"padding": (2, 0), "dilation": (1, 2)},
+                                {"padding": "same", "dilation": 2}])
+def test_row_col2im_equals_the_offset_col2im(kw, monkeypatch):
+    """The stride-1 input gradient added back as whole padded rows equals the per-offset one
+    (and torch), also with dilation, asymmetric padding and groups."""
+    rng = np.random.default_rng(14)
+    a, w = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2))
+    cot = rng.standard_normal(tuple(TF.conv2d(torch.tensor(a), torch.tensor(w), groups=2,
+                                              **kw).shape))
+    grads = []
+    for flag in (True, False):
+        monkeypatch.setattr(conv_kernels, "ROW_COL2IM", flag)
+        x = gf.tensor(a, requires_grad=True)
+        (conv2d(x, gf.tensor(w), groups=2, **kw) * gf.tensor(cot)).sum().backward()
+        grads.append(x.grad.numpy())
+    tx = torch.tensor(a, requires_grad=True)
+    (TF.conv2d(tx, torch.tensor(w), groups=2, **kw) * torch.tensor(cot)).sum().backward()
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-12)
+    np.testing.assert_allclose(grads[0], tx.grad.numpy(), atol=1e-12)

@@ -162,16 +162,47 @@ def conv_input_grad(xp, g, w, in_shape, stride, pad, dilation, groups):
     gx = xp.empty((n, c) + tuple(in_shape), dtype=g.dtype)
     inner = (slice(None), slice(None)) + tuple(slice(lo, lo + sz)
                                                for sz, (lo, _) in zip(in_shape, pad))
-    step = _chunk(n, c * math.prod(kshape) * nl * g.dtype.itemsize)
+    rows = ROW_COL2IM and len(oshape) == 2 and tuple(stride) == (1, 1)
+    wide = pshape[1] if rows else oshape[-1]
+    step = _chunk(n, c * math.prod(kshape) * nl // oshape[-1] * wide * g.dtype.itemsize)
     for a in range(0, n, step):
-        gc = _channels_first(xp, g[a:a + step], groups)
-        m = gc.shape[-1] // nl
-        cols = xp.matmul(wt, gc).reshape((c,) + kshape + (m,) + oshape)
-        gpad = xp.zeros((c, m) + pshape, dtype=g.dtype)
-        for k, sl in _offsets(kshape, stride, dilation, oshape):
-            gpad[sl] += cols[k[1:]]
+        if rows:
+            gpad = _col2im_rows(xp, g[a:a + step], wt, groups, c, kshape, dilation, pshape)
+        else:
+            gc = _channels_first(xp, g[a:a + step], groups)
+            m = gc.shape[-1] // nl
+            cols = xp.matmul(wt, gc).reshape((c,) + kshape + (m,) + oshape)
+            gpad = xp.zeros((c, m) + pshape, dtype=g.dtype)
+            for k, sl in _offsets(kshape, stride, dilation, oshape):
+                gpad[sl] += cols[k[1:]]
         gx[a:a + step] = gpad[inner].swapaxes(0, 1)
     return gx
+
+
+#: Stride-1 2-D input gradients add the columns back as whole rows of the padded input.
+ROW_COL2IM = True
+
+
+def _col2im_rows(xp, g, wt, groups, c, kshape, dilation, pshape):
+    """col2im of ``wᵀ g`` for a stride-1 2-D conv, as ``(C, n, Hp, Wp)`` (padded).
+
+    The cotangent is widened to the padded row width ``Wp`` with zeros, so that the columns of
+    kernel offset (i, j) land on the flat padded plane as one contiguous run starting at
+    ``i·d·Wp + j·d`` (the zero columns fall on positions that no real column reaches, or add
+    zero): ΠK adds of ``Ho·Wp``-long runs instead of ``Ho`` runs of ``Wo``."""
+    m, o, oh, ow = g.shape
+    hp, wp = pshape
+    (kh, kw), (dh, dw) = kshape, dilation
+    gc = xp.zeros((o, m, oh, wp), dtype=g.dtype)
+    gc[..., :ow] = g.swapaxes(0, 1)
+    cols = xp.matmul(wt, gc.reshape(groups, o // groups, m * oh * wp))
+    cols = cols.reshape(c, kh, kw, m, oh * wp)
+    flat = xp.zeros((c, m, hp * wp + (kw - 1) * dw), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            flat[:, :, start:start + oh * wp] += cols[:, i, j]
+    return flat[:, :, :hp * wp].reshape(c, m, hp, wp)
 
 
 @kernel
