@@ -27,6 +27,7 @@ from gradflow.tensor import Tensor
 BLOCK_BYTES = 262144  # bytes per operand and kernel call (65536 float32): the ~6 operands of a
 #                      block stay in a 2 MiB L2 (measured best of 16-128 Ki float32 elements)
 SMALL = 4096  # parameters with fewer elements than this are packed with their neighbours
+AXPY_MIN = 4096  # below this, a BLAS call through ctypes costs more than the two NumPy passes
 _MAX_PACKS = 64  # layouts kept per optimizer; a changing set of gradients rebuilds beyond this
 
 # one item: (param, grad array, state dict, state keys in kernel order (None: slot unused),

@@ -21,6 +21,11 @@ class SGD(Optimizer):
 
     (without momentum :math:`p_t = p_{t-1} - \mathrm{lr}\,d_t`). State: ``momentum_buffer``.
 
+    Without momentum and weight decay, a contiguous float32/float64 CPU parameter (of at least
+    ``optim._flat.AXPY_MIN`` elements: below, the call costs more than it saves) is updated by
+    one BLAS ``axpy`` (a fused multiply-add, PyTorch's CPU ``p.add_(g, alpha=-lr)`` bit for bit);
+    elsewhere, and on CUDA, by the two-step ``p - lr·g`` (the two may differ in the last bit).
+
     Args:
         params: Tensors or parameter-group dicts.
         lr: learning rate (>= 0; PyTorch's default 1e-3).
@@ -65,8 +70,8 @@ class SGD(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if plain and _flat.on_cpu(p) and _flat.axpy(lr if maximize else -lr, g.array,
-                                                        p.array):
+            if (plain and p.array.size >= _flat.AXPY_MIN and _flat.on_cpu(p)
+                    and _flat.axpy(lr if maximize else -lr, g.array, p.array)):
                 p.increment_version()  # p += (-lr)·g in one pass, as PyTorch's add_(g, alpha)
                 continue
             st = None  # plain SGD keeps no state, as in PyTorch
