@@ -37,7 +37,8 @@ TRAIN_DEFAULTS, DEFAULT_LR, LOGGERS = recipe.TRAIN_DEFAULTS, recipe.DEFAULT_LR, 
 
 __all__ = ["main", "CLIError", "TRAIN_DEFAULTS"]
 
-BENCHMARKS = ("lr", "throughput", "convergence", "conv", "batch-size", "callgrind")
+BENCHMARKS = ("lr", "throughput", "convergence", "conv", "batch-size", "callgrind", "optim",
+              "memory", "distributed")
 #: A user error (exit status 1) and a bad command line (exit status 2).
 CLIError, UsageError = recipe.RecipeError, recipe.OptionError
 
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(gradflow bench NAME --help for options)")
     bench.add_argument("name", nargs="?", metavar="NAME", help=" | ".join(BENCHMARKS))
     bench.set_defaults(handler=cmd_bench)
+    sub.add_parser("launch", add_help=False,  # run by _main before parsing (mpiexec's words)
+                   help="start N data-parallel ranks: gradflow launch -n N -- train ...")
     return parser
 
 def _add_train(sub: Any) -> None:
@@ -308,16 +311,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     status (never raises, except with ``--debug``). Under MPI a rank that fails after joining
     the job ends the whole job (the other ranks may be waiting in a collective)."""
     code = _main(argv)
-    comm = getattr(sys.modules.get("gradflow.distributed.comm"), "_COMM", None)
-    if code and comm is not None and comm.size > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        comm.abort(code)
+    if code and "mpi4py" in sys.modules:  # a rank of an MPI job: end the whole job
+        from gradflow.distributed.comm import fail
+
+        return fail(code)
     return code
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[:1] or os.environ.get("GRADFLOW_DEBUG", "") not in ("", "0")
+    if argv[:1] == ["launch"]:  # its own parser: the words after -- are the ranks' command
+        from gradflow.distributed.launch import main as launch
+
+        return launch(argv[1:])
     try:
         args, rest = build_parser().parse_known_args(argv)
         if rest and args.command != "bench":

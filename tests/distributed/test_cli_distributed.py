@@ -51,3 +51,18 @@ def test_a_command_line_error_on_one_rank_ends_the_job(tmp_path):
     assert proc.returncode != 0
     assert "gradflow: error" in proc.stderr
     assert time.monotonic() - start < 60  # not the 50 epochs, and no hang
+
+
+def test_gradflow_launch_starts_the_ranks(tmp_path):
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpiexec") is None:
+        pytest.skip("no mpiexec (pip install mpich)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    code = ("import gradflow.distributed as d, os, pathlib; "
+            f"pathlib.Path({str(tmp_path)!r}, str(d.rank())).write_text("
+            "f\"{d.size()} {os.environ['OMP_NUM_THREADS']}\")")
+    proc = subprocess.run([sys.executable, "-m", "gradflow", "launch", "-n", "2", "--threads", "1",
+                           "--exec", "--", sys.executable, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"0": "2 1", "1": "2 1"}
