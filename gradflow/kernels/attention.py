@@ -25,9 +25,11 @@ import numpy
 
 from gradflow.kernels import kernel
 
-#: Scores per chunk (bytes): the leading axis is walked in chunks of about this size so that
-#: the softmax passes over a chunk run in cache (L = 256: ~15 % of forward + backward).
-CHUNK_BYTES = 1 << 20
+#: Scores per chunk (bytes): the leading axes are walked in chunks of about this size so that
+#: the softmax passes over a chunk run in cache. (8, 8, L, 64) float32 forward + backward, one
+#: thread, against one chunk: L = 128 29.8 -> 24.0 ms, L = 256 105.5 -> 86.6 ms (1 MiB chunks:
+#: 28.6 and 98.6 ms); benchmarks/results/attention_speed_2026-12-03.md.
+CHUNK_BYTES = 1 << 18
 
 
 def _broadcast_shapes(*shapes) -> tuple:
