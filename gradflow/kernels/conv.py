@@ -28,10 +28,12 @@ COLUMN_BUDGET_BYTES = 64 * 2**20
 
 #: 3×3 stride-1 convolutions (forward and input gradient) take the Winograd F(2×2, 3×3) path
 #: of :mod:`gradflow.kernels.winograd` when both the input and the output channel counts are at
-#: least this: the GEMM work it saves grows as C·O, the transforms it adds as C + O, and with 16
-#: channels on either side it loses to im2col (benchmarks/results/conv_speed_2026-12-03.md).
-#: ``None`` turns the path off.
-WINOGRAD_MIN_CHANNELS: int | None = 32
+#: least this (the GEMM work it saves grows as C·O, the transforms it adds as C + O; with 16
+#: channels on either side it loses to im2col). Off (None) by default: with one BLAS thread it
+#: wins (the 32→64 layer's step 10-30% faster), but its 16 small GEMMs lost 1.5× with two
+#: threads on the (overloaded) machine measured (benchmarks/results/conv_speed_2026-12-03.md);
+#: set it to 32 where BLAS runs single-threaded, or after a quiet two-thread measurement.
+WINOGRAD_MIN_CHANNELS: int | None = None
 
 
 def out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int) -> int:
