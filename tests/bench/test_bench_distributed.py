@@ -82,6 +82,8 @@ def test_quick_run_on_one_and_two_ranks(tmp_path, capsys):
     for r in micro:
         ratio = float(r["gradsync_ms"]) / float(r["mpi4py_ms"])
         assert float(r["gradsync_over_mpi4py"]) == pytest.approx(ratio, rel=1e-9)
+        assert 0 < float(r["mpi4py_min_ms"]) <= float(r["mpi4py_ms"])
+        assert 0 < float(r["gradsync_min_ms"]) <= float(r["gradsync_ms"])
     model = [int(r["ranks"]) for r in rows if r["section"] == "model"]
     assert model == [2, 4, 8, 16, 32, 64]
     text = (tmp_path / "distributed.md").read_text(encoding="utf-8")
