@@ -1,15 +1,18 @@
-"""Fused scaled dot-product attention kernels (float32/float64; the op falls back to its
-composition for half precision, dropout and grouped heads).
+"""Fused scaled dot-product attention kernels (float32/float64; the op keeps its composition
+for half precision, autocast, dropout and grouped heads).
 
 Forward, for each block of query rows ``[r0, r1)`` that sees the keys ``[0, c1)``:
 
-    Z = (Q·scale) Kᵀ + bias,   P = softmax(Z) (in place: max, subtract, exp, sum, divide),
-    O = P V,
+    Z = (Q·scale) Kᵀ + bias,   P = softmax(Z) (in place: max, subtract, exp, sum, multiply
+    by the sum's reciprocal),   O = P V,
 
 with the probabilities kept for the backward pass:
 
     dV = Pᵀ G,   dP = G Vᵀ,   dZ = P ∘ (dP − rowsum(dP ∘ P)),   dQ = dZ K · scale,
-    dK = dZᵀ (Q·scale),   dbias = dZ.
+    dK = dZᵀ (Q·scale),   dbias = dZ
+
+(dZ in dP's own buffer, the row sums by ``vecdot``: no dP ∘ P temporary). The leading axes
+are walked in chunks of about ``CHUNK_BYTES`` of scores, so the passes over a chunk run in cache.
 
 Without a causal mask there is one block (all rows, all keys). With ``is_causal`` (top-left:
 query i sees keys j <= i) the rows are cut into blocks and a block ending at row r1 only

@@ -137,7 +137,7 @@ def _blocks(L: int, S: int, causal: bool) -> tuple:
     return tuple((r0, r1, min(r1, S)) for r0, r1 in zip(edges[:-1], edges[1:]))
 
 
-class _SDPA(Function):
+class ScaledDotProductAttention(Function):
     """The fused attention (kernels/attention.py): one node; the probabilities are kept for
     the first-order path, the recorded path recomputes them from differentiable ops."""
 
@@ -183,7 +183,8 @@ class _SDPA(Function):
 
 
 def _fused(query, key, value, attn_mask, is_causal: bool, scale: float) -> Tensor:
-    return _SDPA.apply(query, key, value, attn_mask, causal=is_causal, scale=scale)
+    return ScaledDotProductAttention.apply(query, key, value, attn_mask, causal=is_causal,
+                                           scale=scale)
 
 
 def _probs(q: Tensor, k: Tensor, mask: Tensor | None, causal: bool, scale: float) -> Tensor:
