@@ -170,3 +170,23 @@ def test_relu_in_place_and_out_of_place_agree_bit_for_bit():
         (y * c).sum().backward()
         out.append(x.grad.numpy())
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_an_existing_grad_is_accumulated_in_place_with_its_version_as_pytorch():
+    versions = []
+    for lib in (gf, torch):
+        w = lib.ones(3, requires_grad=True)
+        (w * 2).sum().backward()
+        g = w.grad
+        buf = g.array if lib is gf else g.data_ptr()
+        (w * 2).sum().backward()
+        w.grad.zero_()  # zero_grad(set_to_none=False)
+        (w * 3).sum().backward()
+        assert w.grad is g
+        if lib is gf:  # the same buffer, written in place
+            assert w.grad.array is buf
+        else:
+            assert w.grad.data_ptr() == buf
+        versions.append(w.grad._version)
+        np.testing.assert_array_equal(np.asarray(w.grad.detach().numpy()), [3.0, 3.0, 3.0])
+    assert versions[0] == versions[1]

@@ -245,8 +245,10 @@ class _Accumulate(_Sink):
         elif id(leaf) in self.borrowed:
             self.borrowed.discard(id(leaf))
             current.array = _sum_arrays(current.array, g)  # a fresh array, owned from now on
-        else:
+            current._ver.v += 1
+        else:  # PyTorch: an existing .grad is accumulated in place (its version counts it)
             current.array += g
+            current._ver.v += 1
 
 
 class _Capture(_Sink):
