@@ -23,7 +23,8 @@ over rounds.
 The **allreduce microbenchmark** (at the largest R) times, on the same float32 buffers of 4 KB
 to 64 MB (and the model's own gradient size), ``mpi4py``'s ``Allreduce(IN_PLACE)``, gradflow's
 watched ``comm.allreduce_sum_`` and ``GradSync`` (scale, allreduce, copy back), interleaved. A fit
-of mpi4py's times to the **ring-allreduce model** ``t(p, n) = 2(p-1)·α + 2(p-1)/p · n·β``
+of mpi4py's fastest times (slope from >= 1 MiB, intercept from <= 64 KiB) to the
+**ring-allreduce model** ``t(p, n) = 2(p-1)·α + 2(p-1)/p · n·β``
 (α: per-message latency, β: seconds per byte of one link) extrapolates the allreduce of the
 model's gradient, and the weak-scaling efficiency ``C / (C + t(p, G))`` of the measured step (C:
 the 1-rank step's compute CPU time, G: the gradient bytes; GradSync runs after backward, no
@@ -115,11 +116,14 @@ def shares(global_batch: int, ranks: int) -> list[int]:
 
 
 # --- the alpha-beta and ring models ------------------------------------------------------------
-def fit_ring(nbytes: Sequence[float], seconds: Sequence[float], ranks: int
-             ) -> tuple[float, float]:
-    """``(α, β)`` of the ring model ``t = 2(p-1)·α + 2(p-1)/p · n·β`` fitted to allreduce times
-    measured on ``p = ranks`` ranks: a straight line ``t = a + n·b`` by least squares on the
-    relative error (so the small messages fix the latency), then ``α = a / (2(p-1))`` and
+def fit_ring(nbytes: Sequence[float], seconds: Sequence[float], ranks: int,
+             small: int = 65536, large: int = 2**20) -> tuple[float, float]:
+    """``(α, β)`` of the ring model ``t = 2(p-1)·α + 2(p-1)/p · n·β`` from allreduce times
+    measured on ``p = ranks`` ranks, through a line ``t = a + n·b``: the slope ``b`` by least
+    squares over the messages of at least ``large`` bytes (the bandwidth out of cache, what a
+    gradient sees), the intercept ``a`` as the median of ``t - n·b`` over those of at most
+    ``small`` bytes (the latency); with fewer than 2 large or 1 small message, both by least
+    squares on the relative error over all of them. Then ``α = a / (2(p-1))`` and
     ``β = b·p / (2(p-1))``; both clipped at 0."""
     if ranks < 2:
         raise ValueError(f"fit_ring: ranks={ranks}; a fit needs allreduces on >= 2 ranks")
@@ -128,8 +132,13 @@ def fit_ring(nbytes: Sequence[float], seconds: Sequence[float], ranks: int
     if n.shape != t.shape or n.size < 2:
         raise ValueError(f"fit_ring: expected >= 2 (bytes, seconds) pairs of equal length, got "
                          f"{n.size} and {t.size}")
-    design = np.stack([np.ones_like(n), n], axis=1) / t[:, None]
-    (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+    big, little = n >= large, n <= small
+    if big.sum() >= 2 and little.any():
+        b = float(np.polyfit(n[big], t[big], 1)[0])
+        a = float(np.median(t[little] - n[little] * b))
+    else:
+        design = np.stack([np.ones_like(n), n], axis=1) / t[:, None]
+        (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
     steps = 2 * (ranks - 1)
     return max(float(a), 0.0) / steps, max(float(b), 0.0) * ranks / steps
 
@@ -498,8 +507,9 @@ def _write_md(path: str, rows, env, config, uptimes) -> None:
         a, b = config["alpha_s"], config["beta_s_per_byte"]
         lines += ["", "## Ring-allreduce model, extrapolated", "",
                   f"Fit of mpi4py's fastest repetitions (the uncontended cost) on {p} ranks "
-                  "to `t(p, n) = 2(p-1)·α + 2(p-1)/p · n·β` "
-                  f"(least squares on the relative error): α = {a * 1e6:.1f} µs per message, "
+                  "to `t(p, n) = 2(p-1)·α + 2(p-1)/p · n·β` (β: the least-squares slope over "
+                  "the messages >= 1 MiB, out of cache as a gradient is; α: the median "
+                  f"intercept of those <= 64 KiB): α = {a * 1e6:.1f} µs per message, "
                   f"β = {b * 1e9:.3f} ns/byte ({1 / b / 1e9 if b else float('inf'):.2f} GB/s "
                   "per link). The weak-scaling efficiency of the measured step is "
                   "`C / (C + t(p, G))` with C the 1-rank step's compute CPU time (its wall "

@@ -26,8 +26,13 @@ def test_fit_ring_recovers_latency_and_bandwidth(ranks):
     alpha, beta = 20e-6, 1 / 3e9
     n = np.array([4096.0 * 4**k for k in range(8)])
     t = np.array([ring_time(ranks, b, alpha, beta) for b in n])
-    a, b = fit_ring(n, t, ranks)
+    a, b = fit_ring(n, t, ranks)  # slope from >= 1 MiB, intercept from <= 64 KiB
+    assert a == pytest.approx(alpha, rel=1e-6) and b == pytest.approx(beta, rel=1e-9)
+    a, b = fit_ring(n[:4], t[:4], ranks)  # no large messages: relative least squares
     assert a == pytest.approx(alpha, rel=1e-9) and b == pytest.approx(beta, rel=1e-9)
+    # a cache step (fast small messages) does not leak into the gradient's bandwidth
+    t_cached = np.where(n <= 65536, t / 2, t)
+    assert fit_ring(n, t_cached, ranks)[1] == pytest.approx(beta, rel=1e-9)
     with pytest.raises(ValueError, match="ranks=1"):
         fit_ring(n, t, 1)
     with pytest.raises(ValueError, match=">= 2"):
