@@ -12,7 +12,7 @@ from gradflow.kernels import kernel
 
 def _lerp_(xp, a, b, weight, tmp=None):
     """``a ← a + weight·(b − a)`` in place, in PyTorch's two-branch form (``torch.lerp``);
-    ``tmp`` (shaped like ``a``) receives the difference."""
+    ``tmp`` (shaped like ``a``, or None: a new array) receives the difference; returned."""
     d = xp.subtract(b, a, out=tmp)
     if abs(weight) < 0.5:
         d *= weight
@@ -20,13 +20,13 @@ def _lerp_(xp, a, b, weight, tmp=None):
     else:
         d *= 1 - weight
         xp.subtract(b, d, out=a)
+    return d
 
 
-def _scratch(xp, p, tmp):
-    """Two arrays shaped like ``p`` for the intermediates: ``tmp`` if given, else new ones."""
-    if tmp is None:
-        return xp.empty_like(p), xp.empty_like(p)
-    return tmp
+def _scratch(tmp):
+    """The two scratch arrays for the intermediates, or ``(None, None)``: each ``out=`` below
+    then makes a new array, as the plain expressions would."""
+    return (None, None) if tmp is None else tmp
 
 
 @kernel
@@ -40,24 +40,24 @@ def sgd_update(xp, p, g, buf, lr, momentum, dampening, nesterov, weight_decay, f
     ``tmp``: optional pair of scratch arrays shaped like ``p`` for the intermediates (the CPU
     optimizers pass cache-sized blocks); the float operations are the same either way.
     """
-    t1, t2 = _scratch(xp, p, tmp)
+    t1, t2 = _scratch(tmp)
     d = xp.negative(g, out=t1) if maximize else g
     if weight_decay:
-        xp.multiply(p, weight_decay, out=t2)
-        d = xp.add(d, t2, out=t1)
+        t2 = xp.multiply(p, weight_decay, out=t2)
+        d = t1 = xp.add(d, t2, out=t1)
     if momentum:
         if first_step:
             buf[...] = d
         else:
             buf *= momentum
-            xp.multiply(d, 1 - dampening, out=t2)
+            t2 = xp.multiply(d, 1 - dampening, out=t2)
             buf += t2
         if nesterov:
-            xp.multiply(buf, momentum, out=t2)
+            t2 = xp.multiply(buf, momentum, out=t2)
             d = xp.add(d, t2, out=t1)
         else:
             d = buf
-    xp.multiply(d, lr, out=t2)
+    t2 = xp.multiply(d, lr, out=t2)
     p -= t2
 
 
@@ -69,18 +69,18 @@ def adam_update(xp, p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step,
     m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  v̂ = max(v̂, v) (AMSGrad);
     p ← p − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε).  ``tmp``: as in :func:`sgd_update`.
     """
-    t1, t2 = _scratch(xp, p, tmp)
+    t1, t2 = _scratch(tmp)
     if maximize:
-        g = xp.negative(g, out=t1)
+        g = t1 = xp.negative(g, out=t1)
     if weight_decay:
         if decoupled:
             p *= 1 - lr * weight_decay
         else:
-            xp.multiply(p, weight_decay, out=t2)
-            g = xp.add(g, t2, out=t1)
-    _lerp_(xp, m, g, 1 - beta1, t2)
+            t2 = xp.multiply(p, weight_decay, out=t2)
+            g = t1 = xp.add(g, t2, out=t1)
+    t2 = _lerp_(xp, m, g, 1 - beta1, t2)
     v *= beta2
-    xp.multiply(g, 1 - beta2, out=t2)
+    t2 = xp.multiply(g, 1 - beta2, out=t2)
     t2 *= g
     v += t2
     bc1 = 1 - beta1 ** step
@@ -106,19 +106,19 @@ def rmsprop_update(xp, p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_d
     buf ← μ·buf + g/a, p ← p − lr·buf (momentum) or p ← p − lr·g/a.
     ``tmp``: as in :func:`sgd_update`.
     """
-    t1, t2 = _scratch(xp, p, tmp)
+    t1, t2 = _scratch(tmp)
     if maximize:
-        g = xp.negative(g, out=t1)
+        g = t1 = xp.negative(g, out=t1)
     if weight_decay:
-        xp.multiply(p, weight_decay, out=t2)
-        g = xp.add(g, t2, out=t1)
+        t2 = xp.multiply(p, weight_decay, out=t2)
+        g = t1 = xp.add(g, t2, out=t1)
     square_avg *= alpha
-    xp.multiply(g, 1 - alpha, out=t2)
+    t2 = xp.multiply(g, 1 - alpha, out=t2)
     t2 *= g
     square_avg += t2
     if grad_avg is not None:
-        _lerp_(xp, grad_avg, g, 1 - alpha, t2)
-        xp.multiply(grad_avg, grad_avg, out=t2)
+        t2 = _lerp_(xp, grad_avg, g, 1 - alpha, t2)
+        t2 = xp.multiply(grad_avg, grad_avg, out=t2)
         avg = xp.subtract(square_avg, t2, out=t2)
         xp.sqrt(avg, out=avg)
     else:

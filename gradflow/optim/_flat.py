@@ -53,8 +53,13 @@ def run(kernel, items: list[Item], packs: dict) -> None:
         p, g, st, keys, scalars = item
         pa = p.array
         dtype = pa.dtype
-        if pa.size < SMALL and g.dtype == dtype and stateful:
-            small.setdefault((dtype.str, keys, scalars), []).append(item)
+        if pa.size < SMALL:
+            if stateful and g.dtype == dtype:
+                small.setdefault((dtype.str, keys, scalars), []).append(item)
+                continue
+            # a small stateless update: the plain call (its temporaries are small too)
+            kernel(pa, g, *(None if k is None else st[k].array for k in keys), *scalars)
+            p.increment_version()
             continue
         tmp = scratch.get(dtype.str)
         if tmp is None:

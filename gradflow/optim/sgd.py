@@ -70,10 +70,16 @@ class SGD(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if (plain and p.array.size >= _flat.AXPY_MIN and _flat.on_cpu(p)
-                    and _flat.axpy(lr if maximize else -lr, g.array, p.array)):
-                p.increment_version()  # p += (-lr)·g in one pass, as PyTorch's add_(g, alpha)
-                continue
+            if plain:
+                pa = p.array
+                if pa.size < _flat.AXPY_MIN:  # small: one plain kernel call is cheapest
+                    p._backend.k.sgd_update(pa, g.array, None, lr, 0.0, dampening, False, 0.0,
+                                            False, maximize)
+                    p.increment_version()
+                    continue
+                if _flat.on_cpu(p) and _flat.axpy(lr if maximize else -lr, g.array, pa):
+                    p.increment_version()  # p += (-lr)·g in one pass, as PyTorch's add_(g, alpha)
+                    continue
             st = None  # plain SGD keeps no state, as in PyTorch
             first = False
             if momentum:
