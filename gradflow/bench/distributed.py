@@ -121,9 +121,9 @@ def fit_ring(nbytes: Sequence[float], seconds: Sequence[float], ranks: int,
     """``(α, β)`` of the ring model ``t = 2(p-1)·α + 2(p-1)/p · n·β`` from allreduce times
     measured on ``p = ranks`` ranks, through a line ``t = a + n·b``: the slope ``b`` by least
     squares over the messages of at least ``large`` bytes (the bandwidth out of cache, what a
-    gradient sees), the intercept ``a`` as the median of ``t - n·b`` over those of at most
-    ``small`` bytes (the latency); with fewer than 2 large or 1 small message, both by least
-    squares on the relative error over all of them. Then ``α = a / (2(p-1))`` and
+    gradient sees), the intercept ``a`` from a line fitted to those of at most ``small`` bytes
+    (least squares on the relative error: the latency); with fewer than 2 of either, both from
+    one such line through all of them. Then ``α = a / (2(p-1))`` and
     ``β = b·p / (2(p-1))``; both clipped at 0."""
     if ranks < 2:
         raise ValueError(f"fit_ring: ranks={ranks}; a fit needs allreduces on >= 2 ranks")
@@ -132,13 +132,17 @@ def fit_ring(nbytes: Sequence[float], seconds: Sequence[float], ranks: int,
     if n.shape != t.shape or n.size < 2:
         raise ValueError(f"fit_ring: expected >= 2 (bytes, seconds) pairs of equal length, got "
                          f"{n.size} and {t.size}")
+    def relative_fit(keep: np.ndarray) -> tuple[float, float]:
+        design = np.stack([np.ones_like(n[keep]), n[keep]], axis=1) / t[keep, None]
+        (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t[keep]), rcond=None)
+        return float(a), float(b)
+
     big, little = n >= large, n <= small
-    if big.sum() >= 2 and little.any():
+    if big.sum() >= 2 and little.sum() >= 2:
+        a = relative_fit(little)[0]
         b = float(np.polyfit(n[big], t[big], 1)[0])
-        a = float(np.median(t[little] - n[little] * b))
     else:
-        design = np.stack([np.ones_like(n), n], axis=1) / t[:, None]
-        (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+        a, b = relative_fit(np.ones_like(n, dtype=bool))
     steps = 2 * (ranks - 1)
     return max(float(a), 0.0) / steps, max(float(b), 0.0) * ranks / steps
 
@@ -508,8 +512,8 @@ def _write_md(path: str, rows, env, config, uptimes) -> None:
         lines += ["", "## Ring-allreduce model, extrapolated", "",
                   f"Fit of mpi4py's fastest repetitions (the uncontended cost) on {p} ranks "
                   "to `t(p, n) = 2(p-1)·α + 2(p-1)/p · n·β` (β: the least-squares slope over "
-                  "the messages >= 1 MiB, out of cache as a gradient is; α: the median "
-                  f"intercept of those <= 64 KiB): α = {a * 1e6:.1f} µs per message, "
+                  "the messages >= 1 MiB, out of cache as a gradient is; α: the intercept of "
+                  f"a line through those <= 64 KiB): α = {a * 1e6:.1f} µs per message, "
                   f"β = {b * 1e9:.3f} ns/byte ({1 / b / 1e9 if b else float('inf'):.2f} GB/s "
                   "per link). The weak-scaling efficiency of the measured step is "
                   "`C / (C + t(p, G))` with C the 1-rank step's compute CPU time (its wall "
