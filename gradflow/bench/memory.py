@@ -24,8 +24,8 @@ imports exist already):
   live bytes of all three libraries (up to page rounding) instead of glibc's heap caching.
 
 Each measure is the median over ``repeats`` measured steps. The kernel keeps RSS counters in
-per-CPU batches, so RSS differences below about 0.5 MiB are noise (tracemalloc is exact). Rows also carry the memory the
-state occupies (parameters, data) for scale.
+per-CPU batches, so RSS differences below about 0.5 MiB are noise (tracemalloc is exact).
+Rows also carry the memory the state occupies (parameters, data) for scale.
 
     gradflow bench memory --out benchmarks/results     # writes memory.{md,csv}
     gradflow bench memory --quick                      # tiny sizes, seconds
