@@ -372,13 +372,16 @@ def hypot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 def xlogy(input, other) -> Tensor:  # noqa: A002
     """input · log(other), 0 where input == 0 (unless other is NaN); integers give the default
-    float dtype; either operand may be a number."""
+    float dtype; either operand may be a number. (At input = other = 0 the gradient to other is
+    0 here, NaN in PyTorch.)"""
     a, b, _ = _float_pair(input, other, "xlogy", ("self", "other"))
     ref = a if isinstance(a, Tensor) else b
     xp = ref.backend.xp
     aa = a.array if isinstance(a, Tensor) else xp.asarray(a)
     ba = b.array if isinstance(b, Tensor) else xp.asarray(b)
-    zero = (aa == 0) & ~xp.isnan(ba)
+    # where input == 0 and log(other) is not finite (other 0, inf or negative) the product is
+    # 0 by definition; elsewhere input · log(other) (its gradient to input is log(other))
+    zero = (aa == 0) & ~xp.isnan(ba) & ~((ba > 0) & xp.isfinite(ba))
     safe_b = M.where(zero, 1.0, b) if isinstance(b, Tensor) else (1.0 if zero.all() else b)
     if not isinstance(safe_b, Tensor):
         safe_b = _const(ref, xp.asarray(safe_b, dtype=ref.dtype))

@@ -185,8 +185,8 @@ def _quantile(op: str, input, q, dim, keepdim, interpolation, ignore_nan: bool) 
         raise RuntimeError(f"{op}() input tensor must be either float or double dtype (got "
                            f"{input.dtype})")
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"{op}() interpolation must be one of {', '.join(_INTERPOLATIONS)}. "
-                         f"Got '{interpolation}'")
+        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
     xp = input.backend.xp
     if isinstance(q, Tensor):
         if q.dtype != input.dtype:
@@ -215,10 +215,12 @@ def _quantile(op: str, input, q, dim, keepdim, interpolation, ignore_nan: bool) 
     lead = tuple(x.shape[:-1])
     vals = sort(x, -1).values
     nan = xp.isnan(x.array)
-    n = (~nan).sum(-1) if ignore_nan else xp.full(lead, x.shape[-1])
-    any_nan = nan.all(-1) if ignore_nan else nan.any(-1)
-    rank = qa.reshape((1,) * len(lead) + (-1,)) * (xp.maximum(n, 1) - 1)[..., None]
-    rank = rank.astype(input.dtype, copy=False)
+    m = x.shape[-1]
+    n = (~nan).sum(-1) if ignore_nan else xp.full(lead, m)
+    span = (xp.maximum(n, 1) - 1)[..., None].astype(input.dtype)
+    rank = qa.reshape((1,) * len(lead) + (-1,)) * span
+    if not ignore_nan:  # a slice with a NaN takes its last sorted element, the NaN (as torch)
+        rank = xp.where(nan.any(-1)[..., None], m - 1, rank).astype(input.dtype, copy=False)
     if interpolation == "lower":
         rank = xp.floor(rank)
     elif interpolation == "higher":
@@ -230,12 +232,16 @@ def _quantile(op: str, input, q, dim, keepdim, interpolation, ignore_nan: bool) 
     v_lo = gather(vals, -1, _const(x, lo))
     v_hi = gather(vals, -1, _const(x, hi))
     if interpolation == "midpoint":
-        w = xp.where(hi > lo, 0.5, 0.0).astype(input.dtype)
+        w = _const(x, xp.where(hi > lo, 0.5, 0.0).astype(input.dtype))
+    elif interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad:
+        # the weight rank − ⌊rank⌋ = q·(n − 1) − ⌊rank⌋ carries the gradient to q
+        w = sub(mul(q.reshape((1,) * len(lead) + (-1,)), _const(x, span)),
+                _const(x, lo.astype(input.dtype)))
+        if not ignore_nan:
+            w = M.where(nan.any(-1)[..., None], 0.0, w)
     else:
-        w = (rank - lo).astype(input.dtype)
-    out = add(v_lo, mul(sub(v_hi, v_lo), _const(x, w)))
-    if bool(any_nan.any()):
-        out = M.where(any_nan[..., None], float("nan"), out)
+        w = _const(x, (rank - lo).astype(input.dtype))
+    out = add(v_lo, mul(sub(v_hi, v_lo), w))
     out = out.movedim(-1, 0)  # (Q, *lead)
     if keepdim:
         if dim is None:
