@@ -248,6 +248,35 @@ from gradflow.ops.sort import argsort, kthvalue, median, mode, msort, nanmedian,
 from gradflow.sampling import bernoulli, multinomial, normal
 
 from gradflow.io import CheckpointError, CorruptCheckpointError, load, save
+# torch's top-level tail (namespace_*: compositions of the ops above; torch_config)
+from gradflow.ops.namespace_math import (  # noqa: A004
+    absolute, addcdiv, addcmul, can_cast, clamp_max, clamp_min, copysign, deg2rad, digamma, erfc,
+    float_power, fmax, fmin, gcd, heaviside, hypot, is_complex, is_floating_point, is_nonzero,
+    isin, isreal, lcm, lgamma, logaddexp, logaddexp2, logit, multiply, negative, polygamma,
+    positive, promote_types, rad2deg, result_type, signbit, sinc, subtract, true_divide, xlogy,
+)
+from gradflow.ops.namespace_shape import (
+    atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_shapes, broadcast_tensors,
+    broadcast_to, cartesian_prod, chain_matmul, clone, column_stack, combinations, cross, diagflat,
+    diff, dsplit, dstack, hsplit, hstack, pixel_shuffle, pixel_unshuffle, ravel, rot90, select,
+    tensor_split, tril_indices, triu_indices, unflatten, vander, vsplit, vstack,
+)
+from gradflow.ops.namespace_stats import (
+    aminmax, corrcoef, count_nonzero, cov, cumulative_trapezoid, dist, nanmean, nanquantile,
+    nansum, poisson, quantile, renorm, std_mean, trapezoid, var_mean,
+)
+from gradflow.ops.namespace_linalg import cholesky, logdet, pinverse, qr, slogdet, svd
+from gradflow.ops.namespace_nn import (
+    adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d, batch_norm, celu, conv1d, conv2d,
+    conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, cosine_similarity, dropout,
+    embedding, group_norm, hardshrink, instance_norm, layer_norm, max_pool1d,
+    max_pool2d, pairwise_distance, pdist, prelu, rrelu, selu, threshold,
+)
+from gradflow.torch_config import (
+    are_deterministic_algorithms_enabled, get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled, set_default_dtype, set_num_threads,
+    use_deterministic_algorithms,
+)
 from gradflow import linalg  # noqa: E402, I001
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # PyTorch's NumPy-style aliases
@@ -295,4 +324,23 @@ __all__ = [
     "tile", "repeat_interleave", "chunk", "split", "unbind", "narrow", "movedim", "moveaxis",
     "swapaxes", "swapdims", "tril", "triu", "diag", "diagonal", "diag_embed", "trace", "logspace",
     "meshgrid",
+    "absolute", "addcdiv", "addcmul", "can_cast", "clamp_max", "clamp_min", "copysign", "deg2rad",
+    "digamma", "erfc", "float_power", "fmax", "fmin", "gcd", "heaviside", "hypot", "is_complex",
+    "is_floating_point", "is_nonzero", "isin", "isreal", "lcm", "lgamma", "logaddexp",
+    "logaddexp2", "logit", "multiply", "negative", "polygamma", "positive", "promote_types",
+    "rad2deg", "result_type", "signbit", "sinc", "subtract", "true_divide", "xlogy", "atleast_1d",
+    "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes", "broadcast_tensors",
+    "broadcast_to", "cartesian_prod", "chain_matmul", "clone", "column_stack", "combinations",
+    "cross", "diagflat", "diff", "dsplit", "dstack", "hsplit", "hstack", "pixel_shuffle",
+    "pixel_unshuffle", "ravel", "rot90", "select", "tensor_split", "tril_indices", "triu_indices",
+    "unflatten", "vander", "vsplit", "vstack", "aminmax", "corrcoef", "count_nonzero", "cov",
+    "cumulative_trapezoid", "dist", "nanmean", "nanquantile", "nansum", "poisson", "quantile",
+    "renorm", "std_mean", "trapezoid", "var_mean", "cholesky", "logdet", "pinverse", "qr",
+    "slogdet", "svd", "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "batch_norm",
+    "celu", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "cosine_similarity", "dropout", "embedding", "group_norm", "hardshrink",
+    "instance_norm", "layer_norm", "max_pool1d", "max_pool2d", "pairwise_distance", "pdist",
+    "prelu", "rrelu", "selu", "threshold", "are_deterministic_algorithms_enabled",
+    "get_num_threads", "is_deterministic_algorithms_warn_only_enabled", "set_default_dtype",
+    "set_num_threads", "use_deterministic_algorithms",
 ]

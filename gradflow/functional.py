@@ -72,6 +72,7 @@ from gradflow.ops.loss_extra import (
     triplet_margin_with_distance_loss,
 )
 from gradflow.ops.matmul import linear
+from gradflow.ops.namespace_shape import pixel_shuffle, pixel_unshuffle
 from gradflow.ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from gradflow.ops.padding import pad
 from gradflow.ops.pooling import (
@@ -104,5 +105,6 @@ __all__ = [
     "cosine_embedding_loss", "gaussian_nll_loss", "poisson_nll_loss", "triplet_margin_loss",
     "triplet_margin_with_distance_loss", "hinge_embedding_loss", "multilabel_margin_loss",
     "multilabel_soft_margin_loss", "normalize", "cosine_similarity", "pairwise_distance", "pdist",
-    "embedding", "one_hot", "scaled_dot_product_attention", "rms_norm",
+    "embedding", "one_hot", "scaled_dot_product_attention", "rms_norm", "pixel_shuffle",
+    "pixel_unshuffle",
 ]

@@ -58,10 +58,16 @@ def test_a_skipped_collective_is_reported_and_aborts_after_the_timeout(tmp_path)
 def test_a_rank_that_exits_while_the_other_waits_ends_the_job(tmp_path, mode):
     # the timeout is 60 s: the exit notice (rank 1's count of collectives), not the timeout,
     # ends these jobs
-    code, out, _ = run_job(tmp_path, mode, limit=50)
+    code, out, seconds = run_job(tmp_path, mode, limit=50)
     assert code != 0, out
-    assert "but rank 1 exited after" in out and "will never enter it" in out, out
-    assert waited(out) < 10
+    assert seconds < 45, out  # long before the 60 s watchdog
+    # the aborting rank says why, unless MPICH's launcher ended the job first (seen in ~1 of 6
+    # runs: rank 0's stderr is then lost with it)
+    if "but rank 1 exited after" in out:
+        assert "will never enter it" in out, out
+        assert waited(out) < 10
+    else:
+        assert mode != "skip-exit" or out == "", out
 
 
 def test_a_rank_that_exits_after_its_last_collective_aborts_nothing(tmp_path):
