@@ -15,6 +15,7 @@ Failure policy (DISTRIBUTED.md: never hang). Under MPI with several ranks:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import faulthandler
 import functools
 import os
@@ -494,7 +495,13 @@ class _AbortOnly(Communicator):
 
 def _abort(comm: Any, code: int) -> None:
     """``MPI_Abort``, then ``_exit``: MPICH's MPI_Abort can return before the launcher kills the
-    process, and nothing of this rank (another abort, atexit handlers) may run after it."""
+    process, and nothing of this rank (another abort, atexit handlers) may run after it. A short
+    pause first lets the launcher forward what this rank just wrote to stderr (MPI_Abort tears
+    the job's output forwarding down; under load the last lines were lost)."""
+    for stream in (sys.stderr, sys.stdout):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    time.sleep(0.2)
     try:
         comm.Abort(code)
     finally:
