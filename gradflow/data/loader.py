@@ -303,8 +303,8 @@ class DataLoader:
             if self.shuffle and self.generator is not None:
                 raise ValueError("DataLoader: shard= with shuffle=True needs seed= instead of "
                                  "generator= (every rank must draw the same order)")
-            if self.shuffle and not self._seed_given and type(self.sampler).__name__ == \
-                    "_EpochRandomSampler":
+            if self.shuffle and not self._seed_given and \
+                    isinstance(self.sampler, _EpochRandomSampler):
                 if comm is None:
                     raise ValueError(f"DataLoader: shard={shard!r} with shuffle=True needs an "
                                      "explicit seed= (the same on every rank)")

@@ -14,6 +14,7 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from gradflow import io
+from gradflow.distributed import barrier
 from gradflow.train.callbacks import Callback
 from gradflow.train.triggers import Trigger
 
@@ -155,7 +156,7 @@ class ModelCheckpoint(Callback):
             _replace_with_link(path, os.path.join(self.dir, LAST_NAME))
             self._rotate(count)
         if getattr(trainer, "world_size", 1) > 1:
-            trainer._ranks.comm.barrier()
+            barrier()
 
     def _rotate(self, count: int) -> None:
         if self.keep_last is None:

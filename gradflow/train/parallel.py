@@ -29,7 +29,7 @@ import numpy as np
 from gradflow.distributed import GradSync, broadcast_parameters
 from gradflow.random import host_rng_for, manual_seed
 
-__all__ = ["RankContext"]
+__all__ = ["RankContext", "is_sharded"]
 
 
 class RankContext:
@@ -53,7 +53,7 @@ class RankContext:
     def share(self, loader: Any) -> tuple[float, int]:
         """(this rank's weight in the global batch, its local rows) for the batch the loader
         handed out last; an unsharded loader gives every rank the same batch: weight 1/R."""
-        shares = getattr(loader, "last_batch_share", None) if _sharded(loader) else None
+        shares = getattr(loader, "last_batch_share", None) if is_sharded(loader) else None
         if shares is None:
             return 1.0 / self.size, -1
         local, total = shares
@@ -64,14 +64,11 @@ class RankContext:
 
     def global_mean(self, value: float, rows: int) -> float:
         """The global batch's mean of a per-rank mean ``value`` over ``rows`` examples."""
-        buf = np.array([value * rows if rows else 0.0, float(rows)])
-        self.comm.allreduce_sum_(buf)
-        return float(buf[0] / buf[1]) if buf[1] else float("nan")
+        total, count = self.comm.allreduce_scalars([value * rows if rows else 0.0, rows])
+        return total / count if count else float("nan")
 
     def any(self, flag: bool) -> bool:
-        buf = np.array([1.0 if flag else 0.0])
-        self.comm.allreduce_sum_(buf)
-        return bool(buf[0])
+        return self.comm.any_true(flag)
 
     # --- per epoch --------------------------------------------------------------------------
     def reduce_meter(self, losses: np.ndarray, sizes: np.ndarray, correct: float, seen: int
@@ -97,10 +94,10 @@ class RankContext:
         """As :meth:`reduce_meter` for an evaluation, whose ranks may skip different (empty)
         batches: one global mean over all examples (a one-element "batch")."""
         weighted = float(np.where(sizes > 0, losses * sizes, 0.0).sum())
-        buf = np.array([weighted, float(sizes.sum()), correct, float(seen)])
-        self.comm.allreduce_sum_(buf)
-        mean = buf[0] / buf[1] if buf[1] else np.nan
-        return np.array([mean]), buf[1:2], float(buf[2]), int(buf[3])
+        weighted, total, correct, seen = self.comm.allreduce_scalars(
+            [weighted, float(sizes.sum()), correct, seen])
+        mean = weighted / total if total else np.nan
+        return np.array([mean]), np.array([total]), correct, int(seen)
 
     def average_running_stats(self, model: Any) -> None:
         """Average the floating-point ``running_*`` buffers (BatchNorm's) across ranks."""
@@ -143,5 +140,6 @@ class RankContext:
         return None
 
 
-def _sharded(loader: Any) -> bool:
+def is_sharded(loader: Any) -> bool:
+    """Whether ``loader`` hands each rank only its share of every batch."""
     return bool(getattr(loader, "sharded", False))

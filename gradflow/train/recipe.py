@@ -221,13 +221,11 @@ def resolve_device(name: str) -> str:
     """The device string to train on; a CLIError saying why when CUDA is asked for and absent.
     Under MPI ``cuda`` and ``auto`` mean ``cuda:{local rank}`` (one GPU per rank)."""
     import gradflow as gf
-    from gradflow.distributed import launched_by_mpi, local_rank
+    from gradflow.distributed import device_for
 
-    first = local_rank() if launched_by_mpi() else 0
+    name = device_for(name)  # on several ranks: cuda/auto -> cuda:{local rank}
     if name == "auto":
-        return f"cuda:{first}" if gf.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{first}"
+        return "cuda:0" if gf.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not gf.cuda.is_available():
             raise RecipeError(f"--device {name}: CUDA is not available: "

@@ -33,7 +33,7 @@ from gradflow.train.callbacks import Callback
 from gradflow.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from gradflow.train.history import History
 from gradflow.train.metrics import EpochMeter, check_loss, check_metrics
-from gradflow.train.parallel import RankContext
+from gradflow.train.parallel import RankContext, is_sharded
 from gradflow.train.progress import ProgressBar
 from gradflow.train.triggers import Trigger
 
@@ -364,7 +364,7 @@ class Trainer:
         """The meter's cross-rank reduction for a sharded loader's metrics (per batch for
         training, whose per-step losses the NaN guard reads; totals for an evaluation), else
         None."""
-        if self._ranks is None or not getattr(loader, "sharded", False):
+        if self._ranks is None or not is_sharded(loader):
             return None
         return self._ranks.reduce_meter if per_batch else self._ranks.reduce_totals
 
